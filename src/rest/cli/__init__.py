@@ -16,6 +16,10 @@ from rest.errors import RestError
 
 COMMAND_MODULES = [
     "rest.cli.data",
+    "rest.cli.train",
+    "rest.cli.sweep",
+    "rest.cli.report",
+    "rest.cli.demo",
 ]
 
 

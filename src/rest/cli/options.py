@@ -1,0 +1,107 @@
+"""Command-line flags generated from the config dataclasses.
+
+Every field of every section of :class:`~rest.config.TrainConfig` becomes one flag
+(``sparse.update_frequency`` -> ``--update-frequency``), with the field's help text,
+type and choices, so the CLI and the config can never drift apart. Flags left
+unset do not override a ``--config`` file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from typing import Any
+
+from rest.config import TrainConfig, field_types
+from rest.errors import RestError
+from rest.methods import METHODS
+
+NONE_WORDS = ("auto", "none", "default")
+
+
+def _optional(convert: type) -> Any:
+    def parse(text: str) -> Any:
+        if text.lower() in NONE_WORDS:
+            return None
+        return convert(text)
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
+def _parse_type(annotation: Any) -> tuple[Any, bool]:
+    """(converter, is_bool) for a field annotation such as ``float | None``."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    optional = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    base = args[0] if optional else annotation
+    if base is bool:
+        return None, True
+    return (_optional(base) if optional else base), False
+
+
+def flag_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--method",
+        dest="method",
+        default=argparse.SUPPRESS,
+        choices=METHODS.names(),
+        help="training method (default: rest)",
+    )
+    types_by_section = field_types(TrainConfig)
+    for section in dataclasses.fields(TrainConfig):
+        section_type = types_by_section[section.name]
+        if not dataclasses.is_dataclass(section_type):
+            continue
+        group = parser.add_argument_group(f"{section.name} options")
+        hints = field_types(section_type)
+        for field in dataclasses.fields(section_type):
+            convert, is_bool = _parse_type(hints[field.name])
+            help_text = field.metadata.get("help", "")
+            if not help_text:
+                raise AssertionError(f"config field {section.name}.{field.name} has no help text")
+            default = field.default if field.default is not dataclasses.MISSING else None
+            if default is not None:
+                help_text += f" (default: {default})"
+            kwargs: dict[str, Any] = {
+                "dest": f"{section.name}.{field.name}",
+                "default": argparse.SUPPRESS,
+                "help": help_text.replace("%", "%%"),
+            }
+            if is_bool:
+                kwargs["action"] = argparse.BooleanOptionalAction
+            else:
+                kwargs["type"] = convert
+                kwargs["metavar"] = field.name.upper()
+                if "choices" in field.metadata:
+                    kwargs["choices"] = list(field.metadata["choices"])
+            group.add_argument(flag_name(field.name), **kwargs)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults, overridden by ``--config FILE``, overridden by explicit flags."""
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        values = TrainConfig.from_file(args.config).to_dict()
+    for dest, value in vars(args).items():
+        if dest == "method":
+            values["method"] = value
+        elif "." in dest:
+            section, name = dest.split(".", 1)
+            values.setdefault(section, {})[name] = value
+    try:
+        config = TrainConfig.from_dict(values)
+    except TypeError as error:
+        raise RestError(f"invalid configuration: {error}") from None
+    sparse_flags = sorted(flag_name(d.split(".", 1)[1]) for d in vars(args) if d.startswith("sparse."))
+    if sparse_flags and not METHODS.get(config.method).sparse:
+        raise RestError(
+            f"method {config.method!r} trains a dense network; {', '.join(sparse_flags)} "
+            "apply to the sparse methods (sparse, rest)"
+        )
+    return config

@@ -1,0 +1,165 @@
+"""Run directories: everything one training run leaves behind, and how it resumes.
+
+::
+
+    RUN/
+      config.json        the resolved config
+      metrics.jsonl      one JSON object per epoch (train, valid, test metrics, lr, time)
+      summary.json       written last; its presence marks a finished run
+      log.txt            the human-readable progress lines
+      checkpoints/
+        best.pt, last.pt compact checkpoints (active weights + masks + metadata)
+        resume.pt        optimizer, schedule, sparse engine, method and RNG state
+
+Every file is written to a temporary name and renamed, so a run killed at any
+point leaves each file either complete or absent, and ``--resume`` continues from
+``resume.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rest.errors import RestError
+
+# Fields that may differ between the original and the resumed invocation.
+RUNTIME_FIELDS = {("run", "device"), ("run", "eval_batch_size")}
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` then rename ``tmp`` to ``path`` (same directory, so the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, value: Any) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(value, indent=2) + "\n"))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise RestError(f"cannot read {path}: {error}") from None
+
+
+class RunDirectory:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.config_path = self.path / "config.json"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.summary_path = self.path / "summary.json"
+        self.log_path = self.path / "log.txt"
+        self.checkpoints = self.path / "checkpoints"
+        self.best_checkpoint = self.checkpoints / "best.pt"
+        self.last_checkpoint = self.checkpoints / "last.pt"
+        self.resume_state = self.checkpoints / "resume.pt"
+
+    @property
+    def finished(self) -> bool:
+        return self.summary_path.is_file()
+
+    @property
+    def started(self) -> bool:
+        return self.config_path.is_file()
+
+    def start(self, config: dict[str, Any], resume: bool) -> bool:
+        """Create or reopen the directory; True when there is saved state to resume from."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RestError(f"run directory {self.path} is a file; choose another --out")
+        if self.started:
+            if not resume:
+                raise RestError(
+                    f"run directory {self.path} already holds a run; pass --resume to "
+                    "continue it, or choose another --out"
+                )
+            self._check_same_config(read_json(self.config_path), config)
+            self.checkpoints.mkdir(exist_ok=True)
+            return self.resume_state.is_file()
+        if self.path.is_dir() and any(self.path.iterdir()):
+            raise RestError(
+                f"run directory {self.path} is not empty and holds no run; choose another --out"
+            )
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        write_json(self.config_path, config)
+        return False
+
+    def _check_same_config(self, saved: dict[str, Any], config: dict[str, Any]) -> None:
+        for section, values in config.items():
+            if not isinstance(values, dict):
+                if saved.get(section) != values:
+                    self._mismatch(section, saved.get(section), values)
+                continue
+            for name, value in values.items():
+                if (section, name) in RUNTIME_FIELDS:
+                    continue
+                old = saved.get(section, {}).get(name)
+                if old != value:
+                    self._mismatch(f"{section}.{name}", old, value)
+
+    def _mismatch(self, name: str, old: Any, new: Any) -> None:
+        raise RestError(
+            f"cannot resume {self.path}: it was started with {name}={old!r}, not {new!r}; "
+            "resume with the same settings or choose another --out"
+        )
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with self.metrics_path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.is_file():
+            return []
+        records = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut off by a kill; everything after it is lost too
+        return records
+
+    def keep_metrics_until(self, epoch: int) -> None:
+        """Drop per-epoch records after ``epoch`` (written after the last saved state)."""
+        kept = [r for r in self.read_metrics() if r["epoch"] <= epoch]
+        atomic_write(
+            self.metrics_path,
+            lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)),
+        )
+
+    def log(self, line: str) -> None:
+        with self.log_path.open("a") as handle:
+            handle.write(line + "\n")
+
+    def save_state(self, path: Path, state: dict[str, Any]) -> None:
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+    def load_resume_state(self) -> dict[str, Any]:
+        try:
+            return torch.load(self.resume_state, map_location="cpu", weights_only=True)
+        except Exception as error:  # any unpickling failure means a damaged file
+            raise RestError(
+                f"cannot resume from {self.resume_state}: the file is damaged ({error}); "
+                "delete the run directory to start over"
+            ) from None
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        write_json(self.summary_path, summary)
+
+    def read_summary(self) -> dict[str, Any]:
+        return read_json(self.summary_path)
