@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from rest.config import TrainConfig
+from rest.methods import METHODS
 from rest.runs import RUNTIME_FIELDS
 
 
@@ -29,7 +30,7 @@ def run_name(config: TrainConfig) -> str:
     dataset = Path(config.data.dataset).name or "data"
     dataset = re.sub(r"[^A-Za-z0-9.]+", "-", dataset).strip("-")
     parts = [config.method, dataset, f"{config.data.conflict_pct:g}pct"]
-    if config.method in ("sparse", "rest"):
+    if METHODS.get(config.method).sparse:
         parts.append(f"d{config.sparse.density:g}")
     parts += [f"s{config.run.seed}", config_hash(config)]
     return "-".join(parts)

@@ -45,9 +45,12 @@ def _cell(value: object) -> str:
 
 
 def _is_number(text: str) -> bool:
-    stripped = text.replace("±", "").replace(" ", "").replace("%", "")
-    try:
-        float(stripped.rstrip("kMG") or "x")
-    except ValueError:
-        return text == "-"
+    """True for numeric cells such as '12.3', '1.2M', '55.0 ± 7.1' or a missing '-'."""
+    if text == "-":
+        return True
+    for part in text.split("±"):
+        try:
+            float(part.strip().rstrip("%kMG") or "x")
+        except ValueError:
+            return False
     return True
