@@ -95,9 +95,7 @@ class BiasedDataset:
         ids = self.group_ids
         ids = ids[ids >= 0]
         counts = torch.bincount(ids, minlength=self.num_groups)
-        return {
-            self.group_of(g): int(c) for g, c in enumerate(counts.tolist()) if c > 0
-        }
+        return {self.group_of(g): int(c) for g, c in enumerate(counts.tolist()) if c > 0}
 
     def subset(self, indices: torch.Tensor) -> BiasedDataset:
         """A new split holding the given samples (in that order)."""
@@ -131,3 +129,20 @@ class BiasedSplits:
         """The splits that exist, by name, in train/valid/test order."""
         named = {"train": self.train, "valid": self.valid, "test": self.test}
         return {k: v for k, v in named.items() if v is not None}
+
+
+def majority_bias(targets: torch.Tensor, biases: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``aligned_bias``: for each class, the bias value most of its labelled samples carry.
+
+    Used where the data does not say which bias goes with which class (a metadata CSV,
+    a folder of files): the majority within the class is what a biased model learns
+    to rely on. A class without any bias-labelled sample keeps its own index.
+    Ties go to the smallest bias value.
+    """
+    aligned = torch.arange(num_classes)
+    known = biases != UNKNOWN_BIAS
+    for c in range(num_classes):
+        values = biases[known & (targets == c)]
+        if values.numel():
+            aligned[c] = int(torch.bincount(values).argmax())
+    return aligned

@@ -1,0 +1,117 @@
+"""What data to train on: a registered benchmark name or a path, and how to read it.
+
+Every field carries a ``help`` string (and, where the values are few, ``choices``)
+in its metadata; the command line builds its flags from them, so a new field only
+needs to be added here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rest.errors import RestError
+
+LAYOUTS = ("auto", "disent", "lff", "csv")
+SEVERITIES = (1, 2, 3, 4, 5)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = field(
+        default="cmnist",
+        metadata={
+            "help": "a registered dataset (cmnist, cfmnist, corrupted) or a path to a dataset "
+            "directory or metadata CSV file"
+        },
+    )
+    conflict_pct: float = field(
+        default=1.0,
+        metadata={
+            "help": "percentage of bias-conflicting training samples (0.5, 1, 2 and 5 are the "
+            "standard ones); picks the <pct>pct/ folder of a DisEnt directory"
+        },
+    )
+    layout: str = field(
+        default="auto",
+        metadata={
+            "help": "file layout of a dataset path: auto, disent, lff or csv",
+            "choices": LAYOUTS,
+        },
+    )
+    source: str | None = field(
+        default=None,
+        metadata={
+            "help": "images a generated dataset is built from: mnist5k, fashion-mnist, or a "
+            "directory of MNIST-format IDX files or CIFAR-10 python batches "
+            "(default: the dataset's own)"
+        },
+    )
+    severity: int = field(
+        default=4,
+        metadata={
+            "help": "how salient the bias of a generated dataset is, 1..5: colour-noise std "
+            "0.05 .. 0.002, or corruption strength",
+            "choices": SEVERITIES,
+        },
+    )
+    data_seed: int = field(
+        default=0,
+        metadata={"help": "seed of the dataset generator, independent of the training seed"},
+    )
+    image_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "resize every image to this size x size on load (default: keep the size)"
+        },
+    )
+    csv_image_column: str = field(
+        default="img_filename",
+        metadata={"help": "metadata CSV column with the image path (relative to the CSV file)"},
+    )
+    csv_label_column: str = field(
+        default="y", metadata={"help": "metadata CSV column with the integer target label"}
+    )
+    csv_bias_column: str = field(
+        default="place",
+        metadata={
+            "help": "metadata CSV column with the integer bias label; empty for data without "
+            "bias labels"
+        },
+    )
+    csv_split_column: str = field(
+        default="split", metadata={"help": "metadata CSV column naming each row's split"}
+    )
+    csv_split_values: str = field(
+        default="0,1,2",
+        metadata={"help": "the values of the split column meaning train,valid,test"},
+    )
+
+    def __post_init__(self) -> None:
+        if not self.dataset.strip():
+            raise RestError("the dataset name or path is empty")
+        if not (math.isfinite(self.conflict_pct) and 0 <= self.conflict_pct <= 100):
+            raise RestError(f"conflict_pct must be between 0 and 100, got {self.conflict_pct}")
+        if self.layout not in LAYOUTS:
+            raise RestError(f"unknown layout {self.layout!r}; choose one of: {', '.join(LAYOUTS)}")
+        if self.severity not in SEVERITIES:
+            raise RestError(f"severity must be 1, 2, 3, 4 or 5, got {self.severity}")
+        if self.data_seed < 0:
+            raise RestError(f"data_seed must be non-negative, got {self.data_seed}")
+        if self.image_size is not None and self.image_size < 1:
+            raise RestError(
+                f"image_size must be a positive number of pixels, got {self.image_size}"
+            )
+        values = self.split_values()
+        if len(values) != 3 or len(set(values)) != 3 or not all(values):
+            raise RestError(
+                "csv_split_values must be three different comma-separated values (train,valid,"
+                f"test), got {self.csv_split_values!r}"
+            )
+        for name in ("csv_image_column", "csv_label_column", "csv_split_column"):
+            if not getattr(self, name).strip():
+                raise RestError(f"{name} must name a column")
+
+    def split_values(self) -> list[str]:
+        """The split column's values for train, valid and test."""
+        return [v.strip() for v in self.csv_split_values.split(",")]

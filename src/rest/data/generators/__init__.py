@@ -1,0 +1,1 @@
+"""Bias constructions: exact group counts, colouring, corruptions, one split at a time."""
