@@ -77,13 +77,17 @@ def test_config_file_and_flags_combine(tmp_path):
     from rest.cli.options import config_from_args
 
     config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps({"method": "rest", "sparse": {"density": 0.05}, "optim": {"lr": 0.3}}))
+    config_file.write_text(
+        json.dumps({"method": "rest", "sparse": {"density": 0.05}, "optim": {"lr": 0.3}})
+    )
     args = build_parser().parse_args(["train", "--config", str(config_file), "--lr", "0.2"])
     config = config_from_args(args)
     assert config.method == "rest"
     assert config.sparse.density == 0.05
     assert config.optim.lr == 0.2
-    args = build_parser().parse_args(["train", "--update-frequency", "auto", "--no-dense-last-layer"])
+    args = build_parser().parse_args(
+        ["train", "--update-frequency", "auto", "--no-dense-last-layer"]
+    )
     config = config_from_args(args)
     assert config.sparse.update_frequency is None and config.sparse.dense_last_layer is False
 
@@ -91,8 +95,21 @@ def test_config_file_and_flags_combine(tmp_path):
 def test_train_then_eval_on_builtin_colored_mnist(capsys, tmp_path):
     out = tmp_path / "run"
     code, stdout, err = run_cli(
-        capsys, "train", "--method", "rest", "--density", "0.2", "--dataset", "cmnist",
-        "--epochs", "1", "--width", "8", "--no-progress", "--out", str(out),
+        capsys,
+        "train",
+        "--method",
+        "rest",
+        "--density",
+        "0.2",
+        "--dataset",
+        "cmnist",
+        "--epochs",
+        "1",
+        "--width",
+        "8",
+        "--no-progress",
+        "--out",
+        str(out),
     )
     assert code == 0, err
     assert "conflicting" in stdout and "non-zero parameters" in stdout
@@ -104,7 +121,9 @@ def test_train_then_eval_on_builtin_colored_mnist(capsys, tmp_path):
     results = json.loads(stdout)
     assert results["test"]["accuracy"] == pytest.approx(summary["selected"]["test"]["accuracy"])
 
-    code, _, err = run_cli(capsys, "eval", str(out / "checkpoints" / "best.pt"), "--data", "cfmnist-missing")
+    code, _, err = run_cli(
+        capsys, "eval", str(out / "checkpoints" / "best.pt"), "--data", "cfmnist-missing"
+    )
     assert code != 0 and "Traceback" not in err
 
 
@@ -124,8 +143,14 @@ def test_eval_rejects_a_checkpoint_whose_weights_do_not_fit_its_model(capsys, tm
 
     mlp = build_model("mlp", 10, (3, 28, 28), 16)
     path = tmp_path / "mismatch.pt"
-    metadata = {"format": CHECKPOINT_FORMAT, "model": "cnn", "width": 8, "num_classes": 10,
-                "input_shape": [3, 28, 28], "config": {"data": {}}}
+    metadata = {
+        "format": CHECKPOINT_FORMAT,
+        "model": "cnn",
+        "width": 8,
+        "num_classes": 10,
+        "input_shape": [3, 28, 28],
+        "config": {"data": {}},
+    }
     save_compact(path, mlp.state_dict(), {}, metadata)
     code, _, err = run_cli(capsys, "eval", str(path))
     assert_one_line_error(code, err, "mismatch.pt", "cnn")
@@ -134,7 +159,9 @@ def test_eval_rejects_a_checkpoint_whose_weights_do_not_fit_its_model(capsys, tm
 def test_demo_table_lists_both_runs():
     summary = {
         "density": 0.1,
-        "selected": {"test": {"aligned": 0.99, "conflicting": 0.5, "unbiased": 0.55, "worst_group": 0.2}},
+        "selected": {
+            "test": {"aligned": 0.99, "conflicting": 0.5, "unbiased": 0.55, "worst_group": 0.2}
+        },
         "size": {"nonzeros": 12345},
         "flops": {"inference": {"sparse": 2.5e6}},
         "time": {"total_seconds": 12.0},

@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-from conftest import make_splits, tiny_config
 
 from rest import engine
 from rest.engine import Trainer, fit
@@ -16,7 +15,18 @@ from rest.methods import METHODS
 from rest.reweight.weights import expected_upweighted_share, upweight
 from rest.runs import RunDirectory
 
-SPLIT_METRICS = {"count", "accuracy", "loss", "unbiased", "worst_group", "aligned", "conflicting", "groups"}
+from conftest import make_splits, tiny_config
+
+SPLIT_METRICS = {
+    "count",
+    "accuracy",
+    "loss",
+    "unbiased",
+    "worst_group",
+    "aligned",
+    "conflicting",
+    "groups",
+}
 
 
 @pytest.mark.parametrize("method", METHODS.names())
@@ -154,7 +164,7 @@ def test_killed_run_resumes_to_the_same_result(tiny_splits, tmp_path, monkeypatc
 def test_resume_with_other_settings_is_refused(tiny_splits, tmp_path, monkeypatch):
     fit(tiny_config("erm"), tiny_splits, out=tmp_path / "run", show_progress=False)
     other = tiny_config("erm", optim={"lr": 0.2})
-    with pytest.raises(RestError, match="optim.lr"):
+    with pytest.raises(RestError, match=r"optim\.lr"):
         fit(other, tiny_splits, out=tmp_path / "run", resume=True, show_progress=False)
 
 

@@ -49,7 +49,10 @@ def load(checkpoint: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[s
     if metadata.get("format") != CHECKPOINT_FORMAT:
         raise RestError(f"{checkpoint} is not a rest model checkpoint (no {CHECKPOINT_FORMAT} tag)")
     model = build_model(
-        metadata["model"], metadata["num_classes"], tuple(metadata["input_shape"]), metadata["width"]
+        metadata["model"],
+        metadata["num_classes"],
+        tuple(metadata["input_shape"]),
+        metadata["width"],
     )
     try:
         model.load_state_dict(state)

@@ -117,7 +117,9 @@ class ReweightConfig:
     infer_epochs: int = field(
         default=2, metadata=_help("epochs of the model that infers the conflicting set (jtt, gce)")
     )
-    gce_q: float = field(default=0.7, metadata=_help("q of the generalized cross-entropy (gce, lff)"))
+    gce_q: float = field(
+        default=0.7, metadata=_help("q of the generalized cross-entropy (gce, lff)")
+    )
 
     def __post_init__(self) -> None:
         if self.lambda_up is not None and self.lambda_up < 1:

@@ -104,12 +104,12 @@ class Trainer:
             correct += (logits.detach().argmax(1) == batch.targets).sum()
             seen += len(batch)
             if self.show_progress and batch_number % 10 == 0:
-                bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}")
+                bar.set_postfix(
+                    loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}"
+                )
         mean_loss = loss_sum.item() / max(seen, 1)
         if not math.isfinite(mean_loss):
-            raise RestError(
-                f"training diverged ({description}: loss {mean_loss}); lower --lr"
-            )
+            raise RestError(f"training diverged ({description}: loss {mean_loss}); lower --lr")
         return {
             "loss": mean_loss,
             "accuracy": correct.item() / max(seen, 1),
@@ -182,9 +182,9 @@ def fit(
     assert config.model.model is not None
 
     def new_model() -> nn.Module:
-        return build_model(config.model.model, train.num_classes, input_shape, config.model.width).to(
-            device
-        )
+        return build_model(
+            config.model.model, train.num_classes, input_shape, config.model.width
+        ).to(device)
 
     model = new_model()
     augment = str(splits.info.get("augment", "none"))

@@ -36,7 +36,10 @@ class Batch:
 
 
 def to_model_input(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (B, C, H, W) -> float in [0, 1] on ``device`` (converted after the copy: 4x less traffic)."""
+    """uint8 (B, C, H, W) -> float in [0, 1] on ``device``.
+
+    Converted after the copy, so a host-to-GPU transfer moves 4x fewer bytes.
+    """
     return images.to(device, non_blocking=True).float().div_(255)
 
 

@@ -34,7 +34,10 @@ RUNTIME_FIELDS = {("run", "device"), ("run", "eval_batch_size")}
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` then rename ``tmp`` to ``path`` (same directory, so the rename is atomic)."""
+    """Call ``write(tmp)``, then rename ``tmp`` to ``path``.
+
+    ``tmp`` is in the same directory, so the rename is atomic.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)

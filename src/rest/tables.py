@@ -14,10 +14,19 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     ]
 
     def line(row: list[str]) -> str:
-        padded = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)]
+        padded = [
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)
+        ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else "-" * (w + 2) for w, r in zip(widths, right)) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if r else "-" * (w + 2)
+            for w, r in zip(widths, right, strict=True)
+        )
+        + "|"
+    )
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
 
 

@@ -98,7 +98,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         config = TrainConfig.from_dict(values)
     except TypeError as error:
         raise RestError(f"invalid configuration: {error}") from None
-    sparse_flags = sorted(flag_name(d.split(".", 1)[1]) for d in vars(args) if d.startswith("sparse."))
+    sparse_flags = sorted(
+        flag_name(d.split(".", 1)[1]) for d in vars(args) if d.startswith("sparse.")
+    )
     if sparse_flags and not METHODS.get(config.method).sparse:
         raise RestError(
             f"method {config.method!r} trains a dense network; {', '.join(sparse_flags)} "

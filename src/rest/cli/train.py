@@ -65,7 +65,9 @@ def run_eval(args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=2))
         return 0
     rows = [
-        [name, *_metric_cells(results[name])] for name in ("train", "valid", "test") if name in results
+        [name, *_metric_cells(results[name])]
+        for name in ("train", "valid", "test")
+        if name in results
     ]
     print(f"{results['checkpoint']} on {results['dataset']}")
     print(markdown_table(["split", *METRIC_HEADERS], rows))
@@ -89,7 +91,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         record = summary.get(key) or {}
         for split in ("valid", "test"):
             if split in record:
-                rows.append([f"{label} (epoch {record['epoch']})", split, *_metric_cells(record[split])])
+                rows.append(
+                    [f"{label} (epoch {record['epoch']})", split, *_metric_cells(record[split])]
+                )
     size = summary["size"]
     flops = summary["flops"]["inference"]
     lines = [
@@ -107,13 +111,16 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"by {reweight['lambda_up']:g} via {reweight['reweight_by']}"
         )
         if reweight.get("precision") is not None:
-            line += f"; precision {percent(reweight['precision'])}% recall {percent(reweight['recall'])}%"
+            line += (
+                f"; precision {percent(reweight['precision'])}%"
+                f" recall {percent(reweight['recall'])}%"
+            )
         lines.append(line)
     if summary.get("sparse"):
         sparse = summary["sparse"]
         lines.append(
-            f"sparse: {sparse.get('strategy')} with {sparse.get('updates_done')} mask updates every "
-            f"{sparse.get('update_frequency')} steps; exploration rate "
+            f"sparse: {sparse.get('strategy')} with {sparse.get('updates_done')} mask updates "
+            f"every {sparse.get('update_frequency')} steps; exploration rate "
             f"{percent(sparse.get('exploration_rate'))}%"
         )
     return "\n".join(lines)

@@ -52,11 +52,12 @@ class ResNet18(nn.Module):
         channels = width
         for stage, out_channels in enumerate([width, 2 * width, 4 * width, 8 * width]):
             stride = 1 if stage == 0 else 2
-            blocks += [BasicBlock(channels, out_channels, stride), BasicBlock(out_channels, out_channels, 1)]
+            blocks += [
+                BasicBlock(channels, out_channels, stride),
+                BasicBlock(out_channels, out_channels, 1),
+            ]
             channels = out_channels
-        self.features = nn.Sequential(
-            *stem, *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten()
-        )
+        self.features = nn.Sequential(*stem, *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classifier = nn.Linear(channels, num_classes)
 
     def forward(self, x):
