@@ -19,9 +19,7 @@ def test_crop_flip_is_a_shifted_or_mirrored_window_of_the_padded_image():
     padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
     flipped = 0
     for i in range(64):
-        windows = [
-            padded[i, :, r : r + 8, c : c + 8] for r in range(5) for c in range(5)
-        ]
+        windows = [padded[i, :, r : r + 8, c : c + 8] for r in range(5) for c in range(5)]
         plain = any(torch.equal(out[i], w) for w in windows)
         mirrored = any(torch.equal(out[i], w.flip(-1)) for w in windows)
         assert plain or mirrored
