@@ -1,0 +1,18 @@
+"""Run the sparse tests single-threaded.
+
+Their models are tiny, so intra-op threads only add synchronisation; on a shared CPU a
+descheduled worker thread can stall every parallel op and slow a test a hundredfold.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
