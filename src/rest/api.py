@@ -48,12 +48,8 @@ def load(checkpoint: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[s
     state, _masks, metadata = load_compact(checkpoint)
     if metadata.get("format") != CHECKPOINT_FORMAT:
         raise RestError(f"{checkpoint} is not a rest model checkpoint (no {CHECKPOINT_FORMAT} tag)")
-    model = build_model(
-        metadata["model"],
-        metadata["num_classes"],
-        tuple(metadata["input_shape"]),
-        metadata["width"],
-    )
+    shape = tuple(metadata["input_shape"])
+    model = build_model(metadata["model"], metadata["num_classes"], shape, metadata["width"])
     try:
         model.load_state_dict(state)
     except RuntimeError as error:

@@ -118,9 +118,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(line)
     if summary.get("sparse"):
         sparse = summary["sparse"]
+        schedule = (
+            f"{sparse['updates_done']} mask updates every {sparse['update_frequency']} steps"
+            if sparse.get("update_frequency")
+            else "a fixed mask"
+        )
         lines.append(
-            f"sparse: {sparse.get('strategy')} with {sparse.get('updates_done')} mask updates "
-            f"every {sparse.get('update_frequency')} steps; exploration rate "
+            f"sparse: {sparse['strategy']} with {schedule}; exploration rate "
             f"{percent(sparse.get('exploration_rate'))}%"
         )
     return "\n".join(lines)
