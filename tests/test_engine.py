@@ -15,7 +15,7 @@ from rest.methods import METHODS
 from rest.reweight.weights import expected_upweighted_share, upweight
 from rest.runs import RunDirectory
 
-from conftest import make_splits, tiny_config
+from training_testing import make_splits, tiny_config
 
 SPLIT_METRICS = {
     "count",

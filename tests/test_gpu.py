@@ -11,7 +11,7 @@ import torch
 
 from rest.engine import fit
 
-from conftest import tiny_config
+from training_testing import tiny_config
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

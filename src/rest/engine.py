@@ -129,8 +129,23 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _process_peak_rss_mb() -> float:
+    """Peak resident memory of this process.
+
+    Linux's ``VmHWM`` starts afresh in a process a sweep spawns, whereas ``ru_maxrss``
+    carries the parent's peak across the exec; ``ru_maxrss`` is the fallback elsewhere.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _peak_memory_mb(device: torch.device) -> dict[str, float]:
-    peak = {"process_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    peak = {"process_max_rss_mb": _process_peak_rss_mb()}
     if device.type == "cuda":
         peak["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return peak
