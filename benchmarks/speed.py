@@ -51,11 +51,9 @@ import torch.nn.functional as F
 
 from rest.config import TrainConfig
 from rest.data import BiasedSplits, DataConfig, load_dataset, make_dataset
-from rest.engine import Trainer, resolve_device
+from rest.engine import Trainer, build_training, resolve_device
 from rest.loader import BatchLoader
-from rest.methods import METHODS, MethodContext
 from rest.models import build_model
-from rest.optim import build_optimizer
 from rest.resolve import resolve
 from rest.reweight.weights import default_lambda_up, upweight
 from rest.sparse import SparseConfig, SparseTraining, inference_flops, save_compact
@@ -122,14 +120,10 @@ def training_subset(splits: BiasedSplits, count: int, pad: int, augment: str) ->
     return BiasedSplits(part, None, part, splits.name, {**splits.info, "augment": augment})
 
 
-def _no_auxiliary(*_: object) -> torch.nn.Module:
-    raise RuntimeError("the benchmarked methods take the conflicting set from the bias labels")
-
-
 def build_trainer(
     workload: Workload, variant: Variant, device: torch.device, update_frequency: int | None = None
 ) -> Trainer:
-    """The trainer ``rest.engine.fit`` would build for this variant (same seed for all)."""
+    """The trainer ``rest.engine.fit`` builds for this variant (same seed for all)."""
     sparse_section: dict[str, object] = {"density": variant.density}
     if variant.density < 1:
         sparse_section["update_frequency"] = update_frequency
@@ -139,37 +133,11 @@ def build_trainer(
             "model": {"model": workload.model},
             "optim": {"batch_size": workload.batch_size, "epochs": RUN_EPOCHS},
             "sparse": sparse_section,
-            "run": {"device": device.type},
+            "run": {"device": device.type, "seed": SEED},
         }
     )
-    splits = workload.splits
-    config = resolve(config, splits)
-    train = splits.train
-
-    def new_model() -> torch.nn.Module:
-        torch.manual_seed(SEED)
-        return build_model(workload.model, train.num_classes, train.image_shape).to(device)
-
-    model = new_model()
-    method = METHODS.get(config.method)(
-        MethodContext(config, splits, device, new_model, _no_auxiliary)
-    )
-    method.prepare()
-    optimizer = build_optimizer(model.parameters(), config.optim)
-    loader = BatchLoader(
-        train,
-        workload.batch_size,
-        device,
-        torch.Generator().manual_seed(SEED),
-        sample_weights=method.sample_weights(),
-        augment=str(splits.info["augment"]),
-    )
-    sparse = None
-    if method.sparse and config.sparse.density < 1:
-        total_steps = config.optim.epochs * len(loader)
-        sparse = SparseTraining(model, config.sparse, total_steps=total_steps, seed=SEED)
-        sparse.attach(optimizer)
-    return Trainer(model, method, optimizer, loader, sparse, show_progress=False)
+    config = resolve(config, workload.splits)
+    return build_training(config, workload.splits, device).trainer
 
 
 def updates_done(trainer: Trainer) -> int:

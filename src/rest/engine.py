@@ -18,6 +18,7 @@ import math
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,37 +170,43 @@ def _checkpoint_metadata(
     }
 
 
-def fit(
+@dataclass
+class Training:
+    """Everything one run trains with, built by :func:`build_training`."""
+
+    model: nn.Module
+    method: Method
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    sparse: SparseTraining | None
+    trainer: Trainer
+    generator: torch.Generator  # the sampler's: part of the resumable state
+    preparation: dict[str, Any]  # the method's report from prepare() ({} when restored)
+
+
+def build_training(
     config: TrainConfig,
     splits: BiasedSplits,
-    out: str | Path | None = None,
-    resume: bool = False,
-    show_progress: bool = True,
-) -> dict[str, Any]:
-    """Train one run on ``splits`` and return its summary (also written to ``out``)."""
-    config = resolve(config, splits)
-    device = resolve_device(config.run.device)
-    run = RunDirectory(out) if out is not None else None
-    if run is not None and run.finished:
-        run.start(config.to_dict(), resume=True)  # checks the settings match
-        return run.read_summary()
-    has_state = run.start(config.to_dict(), resume) if run is not None else False
+    device: torch.device,
+    show_progress: bool = False,
+    say: Callable[[str], None] = lambda line: None,
+    method_state: dict[str, Any] | None = None,
+) -> Training:
+    """Model, method, optimizer, schedule, sampler and sparse engine of a resolved config.
 
-    def say(line: str) -> None:
-        if show_progress:
-            tqdm.write(line, file=sys.stderr)
-        if run is not None:
-            run.log(line)
-
+    The method prepares (e.g. infers its conflicting set) unless ``method_state``
+    restores it, since sample weights must exist before the sampler is built.
+    """
     _seed_everything(config.run.seed)
     train = splits.train
     input_shape = train.image_shape
-    assert config.model.model is not None
+    assert config.model.model is not None, "resolve() sets the model"
+    model_name = config.model.model
 
     def new_model() -> nn.Module:
-        return build_model(
-            config.model.model, train.num_classes, input_shape, config.model.width
-        ).to(device)
+        return build_model(model_name, train.num_classes, input_shape, config.model.width).to(
+            device
+        )
 
     model = new_model()
     augment = str(splits.info.get("augment", "none"))
@@ -234,16 +241,12 @@ def fit(
     )
     method = METHODS.get(config.method)(context)
     optimizer = build_optimizer(model.parameters(), config.optim)
-    schedule = Schedule(optimizer, config.optim)
-    generator = torch.Generator().manual_seed(config.run.seed)
-    state: dict[str, Any] | None = run.load_resume_state() if has_state and run else None
-
-    if state is None:
+    preparation: dict[str, Any] = {}
+    if method_state is None:
         preparation = method.prepare()
     else:
-        preparation = state["preparation"]
-        method.load_state_dict(state["method"])
-
+        method.load_state_dict(method_state)
+    generator = torch.Generator().manual_seed(config.run.seed)
     loader = BatchLoader(
         train,
         config.optim.batch_size,
@@ -252,16 +255,67 @@ def fit(
         sample_weights=method.sample_weights(),
         augment=augment,
     )
-    total_steps = config.optim.epochs * len(loader)
     sparse: SparseTraining | None = None
     if method.sparse and config.sparse.density < 1:
+        total_steps = config.optim.epochs * len(loader)
         sparse = SparseTraining(model, config.sparse, total_steps=total_steps, seed=config.run.seed)
         sparse.attach(optimizer)
-        if state is None:
+        if method_state is None:
             sparse.initialize_from_data(
                 ((b.images, b.targets) for b in loader), torch.nn.functional.cross_entropy
             )
     trainer = Trainer(model, method, optimizer, loader, sparse, show_progress)
+    return Training(
+        model=model,
+        method=method,
+        optimizer=optimizer,
+        schedule=Schedule(optimizer, config.optim),
+        sparse=sparse,
+        trainer=trainer,
+        generator=generator,
+        preparation=preparation,
+    )
+
+
+def fit(
+    config: TrainConfig,
+    splits: BiasedSplits,
+    out: str | Path | None = None,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Train one run on ``splits`` and return its summary (also written to ``out``)."""
+    config = resolve(config, splits)
+    device = resolve_device(config.run.device)
+    run = RunDirectory(out) if out is not None else None
+    if run is not None and run.finished:
+        run.start(config.to_dict(), resume=True)  # checks the settings match
+        return run.read_summary()
+    has_state = run.start(config.to_dict(), resume) if run is not None else False
+
+    def say(line: str) -> None:
+        if show_progress:
+            tqdm.write(line, file=sys.stderr)
+        if run is not None:
+            run.log(line)
+
+    state: dict[str, Any] | None = run.load_resume_state() if has_state and run else None
+    training = build_training(
+        config,
+        splits,
+        device,
+        show_progress=show_progress,
+        say=say,
+        method_state=state["method"] if state is not None else None,
+    )
+    model, method, optimizer, schedule = (
+        training.model,
+        training.method,
+        training.optimizer,
+        training.schedule,
+    )
+    sparse, trainer, generator = training.sparse, training.trainer, training.generator
+    preparation = training.preparation if state is None else state["preparation"]
 
     selection = _Selection()
     start_epoch = 0
