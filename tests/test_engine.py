@@ -188,6 +188,7 @@ def test_invalid_combinations_fail_with_one_line(config, with_bias, message, tmp
     with pytest.raises(RestError, match=message) as error:
         fit(config, make_splits(with_bias=with_bias), out=tmp_path / "run", show_progress=False)
     assert "\n" not in str(error.value)
+    assert not (tmp_path / "run").exists()  # nothing half-written
 
 
 def test_rest_without_bias_labels_infers_the_set(tmp_path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import resource
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -291,6 +292,7 @@ def fit(
     if run is not None and run.finished:
         run.start(config.to_dict(), resume=True)  # checks the settings match
         return run.read_summary()
+    fresh_directory = run is not None and not run.path.exists()
     has_state = run.start(config.to_dict(), resume) if run is not None else False
 
     def say(line: str) -> None:
@@ -300,14 +302,19 @@ def fit(
             run.log(line)
 
     state: dict[str, Any] | None = run.load_resume_state() if has_state and run else None
-    training = build_training(
-        config,
-        splits,
-        device,
-        show_progress=show_progress,
-        say=say,
-        method_state=state["method"] if state is not None else None,
-    )
+    try:
+        training = build_training(
+            config,
+            splits,
+            device,
+            show_progress=show_progress,
+            say=say,
+            method_state=state["method"] if state is not None else None,
+        )
+    except RestError:
+        if fresh_directory and run is not None:  # a run that never started leaves nothing
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
     model, method, optimizer, schedule = (
         training.model,
         training.method,
