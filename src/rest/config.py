@@ -211,10 +211,6 @@ class TrainConfig:
         return cls.from_dict(values)
 
 
-def section_fields(cls: type) -> list[dataclasses.Field]:
-    return list(dataclasses.fields(cls))
-
-
 def field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
