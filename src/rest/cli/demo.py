@@ -10,7 +10,7 @@ from rest.demo import DEMO_EPOCHS
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="ERM vs REST on built-in Colored MNIST (1%% conflict), a few minutes on a CPU",
+        help="ERM vs REST on built-in Colored MNIST (1%% conflict), about a minute on a CPU",
         description="Trains dense ERM and REST (density 0.1) on Colored MNIST built from the "
         "5,000 MNIST digits that ship with the install, and prints a side-by-side table of "
         "test metrics (selected on validation), model size, FLOPs and time. Finished runs "
