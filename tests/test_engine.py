@@ -215,3 +215,27 @@ def test_device_auto_picks_cpu_without_cuda():
     assert engine.resolve_device("auto").type == "cpu"
     with pytest.raises(RestError, match="no CUDA"):
         engine.resolve_device("cuda")
+
+
+def test_groupdro_draws_every_group_equally_often(tiny_splits):
+    from rest.methods.base import MethodContext
+    from rest.resolve import resolve
+
+    config = resolve(tiny_config("groupdro"), tiny_splits)
+    context = MethodContext(config, tiny_splits, torch.device("cpu"), None, None)  # type: ignore[arg-type]
+    weights = METHODS.get("groupdro")(context).sample_weights()
+    assert weights is not None
+    loader = BatchLoader(
+        tiny_splits.train, 64, torch.device("cpu"), torch.Generator().manual_seed(0), weights
+    )
+    draws = torch.cat([loader.epoch_indices() for _ in range(100)])
+    groups = tiny_splits.train.group_ids[draws]
+    present = torch.bincount(tiny_splits.train.group_ids) > 0
+    shares = torch.bincount(groups, minlength=present.numel())[present].double() / len(draws)
+    assert torch.allclose(shares, torch.full_like(shares, 1 / int(present.sum())), atol=0.01)
+
+    plain = tiny_config("groupdro", options={"groupdro_balanced": False})
+    context = MethodContext(
+        resolve(plain, tiny_splits), tiny_splits, torch.device("cpu"), None, None
+    )  # type: ignore[arg-type]
+    assert METHODS.get("groupdro")(context).sample_weights() is None

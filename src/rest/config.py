@@ -142,6 +142,13 @@ class MethodOptions:
     groupdro_eta: float = field(
         default=0.01, metadata=_help("GroupDRO step size of the group weights")
     )
+    groupdro_balanced: bool = field(
+        default=True,
+        metadata=_help(
+            "GroupDRO draws every (y, b) group equally often (with replacement), as its "
+            "authors' --reweight_groups; off: a plain shuffle"
+        ),
+    )
     lff_ema: float = field(
         default=0.7, metadata=_help("LfF moving-average factor of per-sample losses")
     )

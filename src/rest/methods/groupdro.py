@@ -24,8 +24,16 @@ class GroupDRO(Method):
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
         train = context.splits.train
-        present = torch.bincount(train.group_ids, minlength=train.num_groups) > 0
+        self.group_sizes = torch.bincount(train.group_ids, minlength=train.num_groups)
+        present = self.group_sizes > 0
         self.group_weights = present.double() / present.sum()
+
+    def sample_weights(self) -> torch.Tensor | None:
+        """Group-balanced sampling: every group is drawn equally often, so the small groups
+        whose losses drive ``q`` appear in most batches."""
+        if not self.context.config.options.groupdro_balanced:
+            return None
+        return 1.0 / self.group_sizes[self.context.splits.train.group_ids].double()
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(batch.images)
