@@ -49,14 +49,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from rest.build import build_training
 from rest.config import TrainConfig
 from rest.data import BiasedSplits, DataConfig, load_dataset, make_dataset
-from rest.engine import Trainer, build_training, resolve_device
 from rest.loader import BatchLoader
 from rest.models import build_model
 from rest.resolve import resolve
 from rest.reweight.weights import default_lambda_up, upweight
 from rest.sparse import SparseConfig, SparseTraining, inference_flops, save_compact
+from rest.trainer import Trainer, resolve_device
 from sparse_step import cpu_model, device_name, synchronize
 
 RESULTS = Path(__file__).parent / "results" / "speed.md"

@@ -7,13 +7,14 @@ import json
 import pytest
 import torch
 
-from rest import engine
-from rest.engine import Trainer, fit
+from rest import trainer
+from rest.engine import fit
 from rest.errors import RestError
 from rest.loader import BatchLoader
 from rest.methods import METHODS
 from rest.reweight.weights import expected_upweighted_share, upweight
 from rest.runs import RunDirectory
+from rest.trainer import Trainer
 
 from training_testing import make_splits, tiny_config
 
@@ -212,9 +213,9 @@ def test_divergence_is_reported(tiny_splits, monkeypatch):
 def test_device_auto_picks_cpu_without_cuda():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    assert engine.resolve_device("auto").type == "cpu"
+    assert trainer.resolve_device("auto").type == "cpu"
     with pytest.raises(RestError, match="no CUDA"):
-        engine.resolve_device("cuda")
+        trainer.resolve_device("cuda")
 
 
 def test_groupdro_draws_every_group_equally_often(tiny_splits):

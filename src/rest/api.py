@@ -11,11 +11,12 @@ from torch import nn
 from rest.config import TrainConfig
 from rest.data import load_dataset
 from rest.data.config import DataConfig
-from rest.engine import CHECKPOINT_FORMAT, fit, resolve_device
+from rest.engine import CHECKPOINT_FORMAT, fit
 from rest.errors import RestError
 from rest.metrics import evaluate as evaluate_split
 from rest.models import build_model
 from rest.sparse import load_compact
+from rest.trainer import resolve_device
 
 
 def _as_config(config: TrainConfig | dict[str, Any] | str | Path) -> TrainConfig:
