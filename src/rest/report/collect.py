@@ -1,0 +1,155 @@
+"""Collect finished runs and reduce each (dataset, ratio, method, density) group over seeds.
+
+Uses the test metrics of the epoch selected on validation (never the best test
+epoch). A method counts as dense in a run when no sparse training happened (its
+summary has no ``sparse`` stats), so a dense run sits at density 1 whatever the
+config's unused density field says.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rest.errors import RestError
+from rest.runs import read_json
+
+# summary metric key -> column / axis label
+METRICS = {
+    "conflicting": "bias-conflicting",
+    "unbiased": "unbiased",
+    "worst_group": "worst-group",
+    "accuracy": "average",
+}
+SPLIT = "test"
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation (None below two values) of the values present."""
+
+    mean: float | None
+    std: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: Iterable[float | None]) -> Stat:
+        present = [float(v) for v in values if v is not None]
+        if not present:
+            return cls(None, None, 0)
+        std = statistics.stdev(present) if len(present) > 1 else None
+        return cls(statistics.fmean(present), std, len(present))
+
+    def format(self, scale: float = 100.0, digits: int = 1) -> str:
+        """``52.1 ± 1.3``; the mean alone for one value; ``-`` for none."""
+        if self.mean is None:
+            return "-"
+        text = f"{self.mean * scale:.{digits}f}"
+        if self.std is not None:
+            text += f" ± {self.std * scale:.{digits}f}"
+        return text
+
+
+def run_density(summary: dict[str, Any]) -> float:
+    """The density the run trained at: 1 when it trained no masks."""
+    return float(summary["density"]) if summary.get("sparse") else 1.0
+
+
+@dataclass
+class Group:
+    """The runs of one (dataset, conflict ratio, method, density), one per seed."""
+
+    dataset: str
+    conflict_pct: float | None
+    method: str
+    density: float
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[Any]:
+        return sorted(s.get("seed") for s in self.summaries)
+
+    def _test(self, summary: dict[str, Any]) -> dict[str, Any]:
+        return (summary.get("selected") or {}).get(SPLIT) or {}
+
+    def metric(self, name: str) -> Stat:
+        return Stat.of(self._test(s).get(name) for s in self.summaries)
+
+    def nonzero_params(self) -> Stat:
+        return Stat.of((s.get("size") or {}).get("nonzeros") for s in self.summaries)
+
+    def flops_ratio(self) -> Stat:
+        return Stat.of(
+            ((s.get("flops") or {}).get("inference") or {}).get("ratio") for s in self.summaries
+        )
+
+    def seconds_per_epoch(self) -> Stat:
+        return Stat.of((s.get("time") or {}).get("seconds_per_epoch") for s in self.summaries)
+
+    def group_accuracy(self) -> dict[tuple[int, int], float]:
+        """Mean over seeds of each ``(y, b)`` group's accuracy."""
+        values: dict[tuple[int, int], list[float]] = defaultdict(list)
+        for summary in self.summaries:
+            for key, accuracy in (self._test(summary).get("groups") or {}).items():
+                y, b = (int(part) for part in key.split(","))
+                values[y, b].append(float(accuracy))
+        return {key: statistics.fmean(accs) for key, accs in values.items()}
+
+
+@dataclass
+class Collection:
+    """What :func:`collect` found under a runs directory."""
+
+    summaries: list[dict[str, Any]]
+    unfinished: list[Path]
+    unreadable: list[Path]
+
+
+def collect(runs_dir: str | Path) -> Collection:
+    """Every ``summary.json`` under ``runs_dir``, plus the runs that have not finished."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise RestError(f"runs directory {runs_dir} does not exist")
+    summaries, unreadable = [], []
+    for path in sorted(runs_dir.rglob("summary.json")):
+        try:
+            summary = read_json(path)
+        except RestError:
+            unreadable.append(path)
+            continue
+        usable = isinstance(summary, dict) and {"method", "dataset", "density"} <= set(summary)
+        if usable and summary.get("status", "done") == "done":
+            summaries.append(summary)
+        else:
+            unreadable.append(path)
+    unfinished = [
+        path.parent
+        for path in sorted(runs_dir.rglob("config.json"))
+        if not (path.parent / "summary.json").exists()
+    ]
+    return Collection(summaries, unfinished, unreadable)
+
+
+def pct_sort_key(pct: float | None) -> tuple[bool, float]:
+    return pct is None, pct or 0.0
+
+
+def group_runs(summaries: Iterable[dict[str, Any]]) -> list[Group]:
+    """Groups sorted by dataset, conflict ratio, method, then density from dense to sparse."""
+    groups: dict[tuple[Any, ...], Group] = {}
+    for summary in summaries:
+        key = (
+            str(summary["dataset"]),
+            summary.get("conflict_pct"),
+            str(summary["method"]),
+            run_density(summary),
+        )
+        groups.setdefault(key, Group(*key)).summaries.append(summary)
+    return sorted(
+        groups.values(),
+        key=lambda g: (g.dataset, pct_sort_key(g.conflict_pct), g.method, -g.density),
+    )
