@@ -171,7 +171,10 @@ def test_dry_run_lists_runs_and_their_state(tmp_path: Path, capsys) -> None:
         (["--methods", "rest", "--densities", "0"], "'0' is outside (0, 1]"),
         (["--densities", "x"], "--densities: 'x' is not a valid value"),
         (["--seeds", "1", "two"], "--seeds: 'two' is not a valid value"),
-        (["--conflict-pcts", "1", "101"], "conflict_pct must be between 0 and 100"),
+        (
+            ["--conflict-pcts", "1", "101"],
+            "conflict_pct (--conflict-pct): expected a number in [0, 100]",
+        ),
         (["--density", "0.1", "--densities", "0.2"], "give either --density or --densities"),
         (["--workers", "-1"], "--workers must be a non-negative integer"),
     ],

@@ -15,30 +15,37 @@ import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rest.data.config import DataConfig
 from rest.errors import RestError
 from rest.sparse.config import SparseConfig
+from rest.validation import FRACTION, NON_NEGATIVE, POSITIVE, SEED, at_least, between, check_fields
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
+    """Field metadata: the flag's help text, plus ``choices`` or a numeric ``range``
+    (checked by :func:`rest.validation.check_fields`)."""
     return {"help": text, **extra}
 
 
 @dataclass
 class ModelConfig:
+    SECTION: ClassVar[str] = "model"
+
     model: str | None = field(
         default=None,
         metadata=_help("network architecture (default: the dataset's, e.g. cnn for Colored MNIST)"),
     )
     width: int | None = field(
-        default=None, metadata=_help("channel / hidden-unit width (default: the published one)")
+        default=None,
+        metadata=_help(
+            "channel / hidden-unit width (default: the published one)", range=between(1, 4096)
+        ),
     )
 
     def __post_init__(self) -> None:
-        if self.width is not None and self.width < 1:
-            raise RestError(f"--width must be a positive integer, got {self.width}")
+        check_fields(self)
 
 
 OPTIMIZERS = ("sgd", "adam")
@@ -47,14 +54,21 @@ SCHEDULERS = ("plateau", "cosine", "none")
 
 @dataclass
 class OptimConfig:
+    SECTION: ClassVar[str] = "optim"
+
     optimizer: str = field(default="sgd", metadata=_help("optimizer", choices=OPTIMIZERS))
     lr: float | None = field(
-        default=None, metadata=_help("learning rate (default: 0.01 for cnn/mlp, 0.001 for resnet)")
+        default=None,
+        metadata=_help(
+            "learning rate (default: 0.01 for cnn/mlp, 0.001 for resnet)", range=POSITIVE
+        ),
     )
-    momentum: float = field(default=0.9, metadata=_help("SGD momentum"))
-    weight_decay: float = field(default=0.0, metadata=_help("weight decay"))
-    batch_size: int = field(default=256, metadata=_help("training batch size"))
-    epochs: int = field(default=100, metadata=_help("training epochs"))
+    momentum: float = field(
+        default=0.9, metadata=_help("SGD momentum", range=between(0, 1, high_open=True))
+    )
+    weight_decay: float = field(default=0.0, metadata=_help("weight decay", range=NON_NEGATIVE))
+    batch_size: int = field(default=256, metadata=_help("training batch size", range=POSITIVE))
+    epochs: int = field(default=100, metadata=_help("training epochs", range=POSITIVE))
     scheduler: str = field(
         default="plateau",
         metadata=_help(
@@ -62,26 +76,18 @@ class OptimConfig:
             choices=SCHEDULERS,
         ),
     )
-    plateau_factor: float = field(default=0.1, metadata=_help("reduce-on-plateau factor"))
-    plateau_patience: int = field(default=5, metadata=_help("reduce-on-plateau patience (epochs)"))
+    plateau_factor: float = field(
+        default=0.1,
+        metadata=_help(
+            "reduce-on-plateau factor", range=between(0, 1, low_open=True, high_open=True)
+        ),
+    )
+    plateau_patience: int = field(
+        default=5, metadata=_help("reduce-on-plateau patience (epochs)", range=NON_NEGATIVE)
+    )
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise RestError(f"unknown optimizer {self.optimizer!r}; choose one of: sgd, adam")
-        if self.scheduler not in SCHEDULERS:
-            raise RestError(
-                f"unknown scheduler {self.scheduler!r}; choose one of: {', '.join(SCHEDULERS)}"
-            )
-        if self.lr is not None and self.lr <= 0:
-            raise RestError(f"--lr must be positive, got {self.lr}")
-        if self.batch_size < 1:
-            raise RestError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.epochs < 1:
-            raise RestError(f"--epochs must be at least 1, got {self.epochs}")
-        if not 0 <= self.momentum < 1:
-            raise RestError(f"--momentum must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0:
-            raise RestError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        check_fields(self)
 
 
 CONFLICT_SOURCES = ("labels", "jtt", "gce")
@@ -90,11 +96,14 @@ REWEIGHT_MODES = ("sampler", "loss")
 
 @dataclass
 class ReweightConfig:
+    SECTION: ClassVar[str] = "reweight"
+
     lambda_up: float | None = field(
         default=None,
         metadata=_help(
             "weight of each bias-conflicting sample, aligned ones weigh 1 (default: 10/30/50/80 "
-            "for a conflicting share of 0.5/1/2/5% and above)"
+            "for a conflicting share of 0.5/1/2/5% and above)",
+            range=at_least(1),
         ),
     )
     reweight_by: str = field(
@@ -115,32 +124,25 @@ class ReweightConfig:
         ),
     )
     infer_epochs: int = field(
-        default=2, metadata=_help("epochs of the model that infers the conflicting set (jtt, gce)")
+        default=2,
+        metadata=_help(
+            "epochs of the model that infers the conflicting set (jtt, gce)", range=POSITIVE
+        ),
     )
     gce_q: float = field(
-        default=0.7, metadata=_help("q of the generalized cross-entropy (gce, lff)")
+        default=0.7, metadata=_help("q of the generalized cross-entropy (gce, lff)", range=FRACTION)
     )
 
     def __post_init__(self) -> None:
-        if self.lambda_up is not None and self.lambda_up < 1:
-            raise RestError(f"--lambda-up must be at least 1, got {self.lambda_up}")
-        if self.reweight_by not in REWEIGHT_MODES:
-            raise RestError(f"unknown --reweight-by {self.reweight_by!r}; choose sampler or loss")
-        if self.conflict_source is not None and self.conflict_source not in CONFLICT_SOURCES:
-            raise RestError(
-                f"unknown --conflict-source {self.conflict_source!r}; "
-                f"choose one of: {', '.join(CONFLICT_SOURCES)}"
-            )
-        if self.infer_epochs < 1:
-            raise RestError(f"--infer-epochs must be at least 1, got {self.infer_epochs}")
-        if not 0 < self.gce_q <= 1:
-            raise RestError(f"--gce-q must be in (0, 1], got {self.gce_q}")
+        check_fields(self)
 
 
 @dataclass
 class MethodOptions:
+    SECTION: ClassVar[str] = "options"
+
     groupdro_eta: float = field(
-        default=0.01, metadata=_help("GroupDRO step size of the group weights")
+        default=0.01, metadata=_help("GroupDRO step size of the group weights", range=POSITIVE)
     )
     groupdro_balanced: bool = field(
         default=True,
@@ -150,14 +152,14 @@ class MethodOptions:
         ),
     )
     lff_ema: float = field(
-        default=0.7, metadata=_help("LfF moving-average factor of per-sample losses")
+        default=0.7,
+        metadata=_help(
+            "LfF moving-average factor of per-sample losses", range=between(0, 1, high_open=True)
+        ),
     )
 
     def __post_init__(self) -> None:
-        if self.groupdro_eta <= 0:
-            raise RestError(f"--groupdro-eta must be positive, got {self.groupdro_eta}")
-        if not 0 <= self.lff_ema < 1:
-            raise RestError(f"--lff-ema must be in [0, 1), got {self.lff_ema}")
+        check_fields(self)
 
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -165,22 +167,26 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass
 class RunConfig:
-    seed: int = field(default=42, metadata=_help("training seed (published: 41, 42, 43)"))
+    SECTION: ClassVar[str] = "run"
+
+    seed: int = field(
+        default=42, metadata=_help("training seed (published: 41, 42, 43)", range=SEED)
+    )
     device: str = field(
         default="auto", metadata=_help("cpu, cuda, cuda:N, or auto (cuda when available)")
     )
-    eval_batch_size: int = field(default=1024, metadata=_help("batch size for evaluation"))
+    eval_batch_size: int = field(
+        default=1024, metadata=_help("batch size for evaluation", range=POSITIVE)
+    )
     checkpoint_every: int = field(
-        default=1, metadata=_help("save the resumable last checkpoint every N epochs")
+        default=1,
+        metadata=_help("save the resumable last checkpoint every N epochs", range=POSITIVE),
     )
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
             raise RestError(f"unknown --device {self.device!r}; use auto, cpu, cuda or cuda:N")
-        if self.eval_batch_size < 1:
-            raise RestError("--eval-batch-size must be at least 1")
-        if self.checkpoint_every < 1:
-            raise RestError("--checkpoint-every must be at least 1")
 
 
 @dataclass
@@ -196,6 +202,9 @@ class TrainConfig:
     sparse: SparseConfig = field(default_factory=SparseConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -207,11 +216,20 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
+        if path.is_dir():
+            raise RestError(f"config file {path} is a directory; give a JSON file")
         try:
-            values = json.loads(path.read_text())
+            values = json.loads(path.read_bytes().decode("utf-8"))
         except FileNotFoundError:
             raise RestError(f"config file {path} does not exist") from None
-        except (OSError, json.JSONDecodeError) as error:
+        except UnicodeDecodeError as error:
+            raise RestError(
+                f"config file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} "
+                f"at offset {error.start}); save it as UTF-8 JSON"
+            ) from None
+        except OSError as error:
+            raise RestError(f"cannot read config file {path}: {error.strerror}") from None
+        except json.JSONDecodeError as error:
             raise RestError(f"config file {path} is not valid JSON: {error}") from None
         if not isinstance(values, dict):
             raise RestError(f"config file {path} must hold a JSON object")

@@ -9,6 +9,7 @@ resumable throughout.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import sys
@@ -66,10 +67,31 @@ def fit(
     resume: bool = False,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Train one run on ``splits`` and return its summary (also written to ``out``)."""
+    """Train one run on ``splits`` and return its summary (also written to ``out``).
+
+    Whatever stops a run once its directory is open (divergence, Ctrl-C, a crash) is
+    the last line of its ``log.txt``.
+    """
+    run = RunDirectory(out) if out is not None else None
+    try:
+        return _fit(config, splits, run, resume, show_progress)
+    except BaseException as error:
+        if run is not None and run.opened and run.path.is_dir():
+            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+            with contextlib.suppress(OSError):  # a full disk must not hide the real error
+                run.log(f"stopped: {reason or type(error).__name__}")
+        raise
+
+
+def _fit(
+    config: TrainConfig,
+    splits: BiasedSplits,
+    run: RunDirectory | None,
+    resume: bool,
+    show_progress: bool,
+) -> dict[str, Any]:
     config = resolve(config, splits)
     device = resolve_device(config.run.device)
-    run = RunDirectory(out) if out is not None else None
     if run is not None and run.finished:
         run.start(config.to_dict(), resume=True)  # checks the settings match
         return run.read_summary()

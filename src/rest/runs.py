@@ -13,13 +13,18 @@
 
 Every file is written to a temporary name and renamed, so a run killed at any
 point leaves each file either complete or absent, and ``--resume`` continues from
-``resume.pt``.
+``resume.pt``. Files get the permissions of the user's umask, like any other file.
+
+A run that stopped before its first ``resume.pt`` (a failure or a kill in the first
+epoch) saved nothing worth keeping: the next run in the same directory starts
+over in it, whatever its settings, and notes that in ``log.txt``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +33,7 @@ from typing import Any
 import torch
 
 from rest.errors import RestError
+from rest.outputs import check_output_dir, make_readable
 
 # Fields that may differ between the original and the resumed invocation.
 RUNTIME_FIELDS = {("run", "device"), ("run", "eval_batch_size")}
@@ -43,6 +49,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        make_readable(tmp)
         write(tmp)
         os.replace(tmp, path)
     finally:
@@ -55,9 +62,13 @@ def write_json(path: Path, value: Any) -> None:
 
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise RestError(f"cannot read {path}: {error}") from None
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as error:
+        raise RestError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise RestError(f"cannot read {path}: it is not UTF-8 text (a binary file?)") from None
+    except json.JSONDecodeError as error:
+        raise RestError(f"cannot read {path}: not valid JSON ({error})") from None
 
 
 class RunDirectory:
@@ -71,6 +82,7 @@ class RunDirectory:
         self.best_checkpoint = self.checkpoints / "best.pt"
         self.last_checkpoint = self.checkpoints / "last.pt"
         self.resume_state = self.checkpoints / "resume.pt"
+        self.opened = False  # set once start() has created or reopened the directory
 
     @property
     def finished(self) -> bool:
@@ -80,10 +92,16 @@ class RunDirectory:
     def started(self) -> bool:
         return self.config_path.is_file()
 
+    @property
+    def saved_nothing(self) -> bool:
+        """Started, but stopped before its first resumable state: nothing to lose."""
+        return self.started and not self.finished and not self.resume_state.is_file()
+
     def start(self, config: dict[str, Any], resume: bool) -> bool:
         """Create or reopen the directory; True when there is saved state to resume from."""
-        if self.path.exists() and not self.path.is_dir():
-            raise RestError(f"run directory {self.path} is a file; choose another --out")
+        check_output_dir(self.path)
+        if self.saved_nothing:
+            self._start_over()
         if self.started:
             if not resume:
                 raise RestError(
@@ -92,6 +110,7 @@ class RunDirectory:
                 )
             self._check_same_config(read_json(self.config_path), config)
             self.checkpoints.mkdir(exist_ok=True)
+            self.opened = True
             return self.resume_state.is_file()
         if self.path.is_dir() and any(self.path.iterdir()):
             raise RestError(
@@ -99,7 +118,14 @@ class RunDirectory:
             )
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         write_json(self.config_path, config)
+        self.opened = True
         return False
+
+    def _start_over(self) -> None:
+        for path in (self.config_path, self.metrics_path, self.summary_path):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self.checkpoints, ignore_errors=True)
+        self.log("starting over: the previous attempt stopped before its first checkpoint")
 
     def _check_same_config(self, saved: dict[str, Any], config: dict[str, Any]) -> None:
         for section, values in config.items():

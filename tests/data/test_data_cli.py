@@ -181,10 +181,10 @@ def test_make_into_non_empty_directory(idx_source, tmp_path: Path, capsys) -> No
 def test_make_with_bad_severity(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     code, _, err = run_cli(["data", "make", "cmnist", "--severity", "7", "--out", str(out)], capsys)
-    assert_one_line_error(code, err, "severity must be 1, 2, 3, 4 or 5")
+    assert_one_line_error(code, err, "severity", "one of 1, 2, 3, 4, 5")
     assert not out.exists()
 
 
 def test_info_with_bad_config_value(disent_dir, capsys) -> None:
     code, _, err = run_cli(["data", "info", str(disent_dir("cmnist")), "--image-size", "0"], capsys)
-    assert_one_line_error(code, err, "image_size must be a positive number of pixels, got 0")
+    assert_one_line_error(code, err, "image_size", "[1, 4096], got 0")

@@ -109,6 +109,6 @@ def test_make_rejects_bad_arguments(tmp_path: Path) -> None:
         make_dataset("nope", tmp_path / "x", [1])
     with pytest.raises(RestError, match="severity"):
         make_dataset("cmnist", tmp_path / "x", [1], severity=0)
-    with pytest.raises(RestError, match="between 0 and 100"):
+    with pytest.raises(RestError, match=r"conflict_pct.*\[0, 100\]"):
         make_dataset("cmnist", tmp_path / "x", [150])
     assert not (tmp_path / "x").exists()

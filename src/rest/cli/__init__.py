@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except RestError as error:
         print(f"rest: error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("rest: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        hint = f"; {interrupt}" if str(interrupt) else ""  # a command may say how to resume
+        print(f"rest: interrupted{hint}", file=sys.stderr)
         return 130

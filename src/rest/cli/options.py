@@ -21,7 +21,18 @@ from rest.methods import METHODS
 NONE_WORDS = ("auto", "none", "default")
 
 
-def _optional(convert: type) -> Any:
+def _number(text: str) -> int | float | str:
+    """An int or float as written; other text is passed on as is, so the config check
+    (:mod:`rest.validation`) refuses it in one line naming the field and its range."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _optional(convert: Any) -> Any:
     def parse(text: str) -> Any:
         if text.lower() in NONE_WORDS:
             return None
@@ -38,6 +49,8 @@ def _parse_type(annotation: Any) -> tuple[Any, bool]:
     base = args[0] if optional else annotation
     if base is bool:
         return None, True
+    if base in (int, float):
+        base = _number
     return (_optional(base) if optional else base), False
 
 

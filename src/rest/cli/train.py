@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from rest.api import train
     from rest.naming import run_name
+    from rest.outputs import check_output_dir
 
     config = config_from_args(args)
     out = Path(args.out) if args.out else Path(DEFAULT_RUNS_DIR) / run_name(config)
-    summary = train(config, out=out, resume=args.resume, progress=not args.no_progress)
+    check_output_dir(out)
+    try:
+        summary = train(config, out=out, resume=args.resume, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(_resume_hint(out)) from None
     print(format_summary(summary))
     print(f"\nrun directory: {out}")
     return 0
+
+
+def _resume_hint(out: Path) -> str:
+    """The exact command that continues an interrupted run (its settings are in config.json)."""
+    config = out / "config.json"
+    if not config.is_file():
+        return "nothing was saved; run the same command again"
+    command = ["rest", "train", "--config", str(config), "--out", str(out), "--resume"]
+    return "continue with: " + shlex.join(command)
 
 
 def run_eval(args: argparse.Namespace) -> int:

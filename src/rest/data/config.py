@@ -7,10 +7,11 @@ needs to be added here.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from rest.errors import RestError
+from rest.validation import SEED, between, check_fields
 
 LAYOUTS = ("auto", "disent", "lff", "csv")
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -18,6 +19,8 @@ SEVERITIES = (1, 2, 3, 4, 5)
 
 @dataclass
 class DataConfig:
+    SECTION: ClassVar[str] = "data"
+
     dataset: str = field(
         default="cmnist",
         metadata={
@@ -29,7 +32,8 @@ class DataConfig:
         default=1.0,
         metadata={
             "help": "percentage of bias-conflicting training samples (0.5, 1, 2 and 5 are the "
-            "standard ones); picks the <pct>pct/ folder of a DisEnt directory"
+            "standard ones); picks the <pct>pct/ folder of a DisEnt directory",
+            "range": between(0, 100),
         },
     )
     layout: str = field(
@@ -57,12 +61,16 @@ class DataConfig:
     )
     data_seed: int = field(
         default=0,
-        metadata={"help": "seed of the dataset generator, independent of the training seed"},
+        metadata={
+            "help": "seed of the dataset generator, independent of the training seed",
+            "range": SEED,
+        },
     )
     image_size: int | None = field(
         default=None,
         metadata={
-            "help": "resize every image to this size x size on load (default: keep the size)"
+            "help": "resize every image to this size x size on load (default: keep the size)",
+            "range": between(1, 4096),
         },
     )
     csv_image_column: str = field(
@@ -88,20 +96,9 @@ class DataConfig:
     )
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if not self.dataset.strip():
             raise RestError("the dataset name or path is empty")
-        if not (math.isfinite(self.conflict_pct) and 0 <= self.conflict_pct <= 100):
-            raise RestError(f"conflict_pct must be between 0 and 100, got {self.conflict_pct}")
-        if self.layout not in LAYOUTS:
-            raise RestError(f"unknown layout {self.layout!r}; choose one of: {', '.join(LAYOUTS)}")
-        if self.severity not in SEVERITIES:
-            raise RestError(f"severity must be 1, 2, 3, 4 or 5, got {self.severity}")
-        if self.data_seed < 0:
-            raise RestError(f"data_seed must be non-negative, got {self.data_seed}")
-        if self.image_size is not None and self.image_size < 1:
-            raise RestError(
-                f"image_size must be a positive number of pixels, got {self.image_size}"
-            )
         values = self.split_values()
         if len(values) != 3 or len(set(values)) != 3 or not all(values):
             raise RestError(

@@ -24,6 +24,7 @@ from rest.data.images import write_pngs
 from rest.data.manifest import write_manifest
 from rest.data.readers.disent import pct_dir_name
 from rest.errors import RestError
+from rest.outputs import check_output_dir
 
 MANIFEST_FORMAT = "rest-disent/1"
 
@@ -71,6 +72,7 @@ def make_dataset(
         raise RestError("give at least one conflict ratio")
     for pct in pcts:  # the same checks as for training on the name
         DataConfig(dataset=name, conflict_pct=pct, severity=severity, data_seed=data_seed)
+    check_output_dir(out)
     images = benchmark.load_source(source)
     sizes: dict[str, int] = {}
     with atomic_directory(out, force) as root:

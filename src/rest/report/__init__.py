@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rest.errors import RestError
+from rest.outputs import check_output_dir
 from rest.report.collect import (
     METRICS,
     SPLIT,
@@ -62,6 +63,7 @@ def write_report(
             f"{len(collection.unfinished)} unfinished run(s))"
         )
     out = Path(out) if out is not None else runs_dir / "report"
+    check_output_dir(out)
     plot_dir = out / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
     groups = group_runs(collection.summaries)

@@ -112,6 +112,8 @@ class Collection:
 def collect(runs_dir: str | Path) -> Collection:
     """Every ``summary.json`` under ``runs_dir``, plus the runs that have not finished."""
     runs_dir = Path(runs_dir)
+    if runs_dir.is_file():
+        raise RestError(f"{runs_dir} is a file; give the directory that holds the runs")
     if not runs_dir.is_dir():
         raise RestError(f"runs directory {runs_dir} does not exist")
     summaries, unreadable = [], []

@@ -6,29 +6,24 @@ from them, so a field documented here is documented on the command line.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from rest.errors import RestError
 from rest.sparse.distributions import DISTRIBUTIONS
 from rest.sparse.schedules import ALPHA_SCHEDULES
 from rest.sparse.strategies import STRATEGIES
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+from rest.validation import FRACTION, POSITIVE, between, check_fields
 
 
 @dataclass
 class SparseConfig:
+    SECTION: ClassVar[str] = "sparse"
+
     density: float = field(
         default=0.1,
         metadata={
-            "help": "fraction of conv/linear weights kept, in (0, 1]; 1.0 trains the dense model"
+            "help": "fraction of conv/linear weights kept, in (0, 1]; 1.0 trains the dense model",
+            "range": FRACTION,
         },
     )
     distribution: str = field(
@@ -46,16 +41,23 @@ class SparseConfig:
         default=None,
         metadata={
             "help": "steps between mask updates; default: chosen from the run length "
-            "to make about target_updates updates (the published runs used 1000)"
+            "to make about target_updates updates (the published runs used 1000)",
+            "range": POSITIVE,
         },
     )
     target_updates: int = field(
         default=30,
-        metadata={"help": "number of mask updates aimed at when update_frequency is automatic"},
+        metadata={
+            "help": "number of mask updates aimed at when update_frequency is automatic",
+            "range": POSITIVE,
+        },
     )
     alpha: float = field(
         default=0.5,
-        metadata={"help": "fraction of active weights replaced at the first update, in (0, 1)"},
+        metadata={
+            "help": "fraction of active weights replaced at the first update, in (0, 1)",
+            "range": between(0, 1, low_open=True, high_open=True),
+        },
     )
     alpha_schedule: str = field(
         default="cosine",
@@ -63,7 +65,10 @@ class SparseConfig:
     )
     stop_fraction: float = field(
         default=1.0,
-        metadata={"help": "fraction of the training steps after which masks freeze, in (0, 1]"},
+        metadata={
+            "help": "fraction of the training steps after which masks freeze, in (0, 1]",
+            "range": FRACTION,
+        },
     )
     dense_first_layer: bool = field(
         default=False, metadata={"help": "keep the first conv/linear layer dense"}
@@ -73,26 +78,7 @@ class SparseConfig:
     )
 
     def __post_init__(self) -> None:
-        if not _is_number(self.density) or not 0 < self.density <= 1:
-            raise RestError(f"density must be in (0, 1], got {self.density!r}")
+        check_fields(self)
         DISTRIBUTIONS.get(self.distribution)
         STRATEGIES.get(self.strategy)
         ALPHA_SCHEDULES.get(self.alpha_schedule)
-        if self.update_frequency is not None and (
-            not _is_int(self.update_frequency) or self.update_frequency < 1
-        ):
-            raise RestError(
-                f"update_frequency must be a positive integer or automatic, "
-                f"got {self.update_frequency!r}"
-            )
-        if not _is_int(self.target_updates) or self.target_updates < 1:
-            raise RestError(
-                f"target_updates must be a positive integer, got {self.target_updates!r}"
-            )
-        if not _is_number(self.alpha) or not 0 < self.alpha < 1:
-            raise RestError(f"alpha must be in (0, 1), got {self.alpha!r}")
-        if not _is_number(self.stop_fraction) or not 0 < self.stop_fraction <= 1:
-            raise RestError(f"stop_fraction must be in (0, 1], got {self.stop_fraction!r}")
-        for name in ("dense_first_layer", "dense_last_layer"):
-            if not isinstance(getattr(self, name), bool):
-                raise RestError(f"{name} must be true or false, got {getattr(self, name)!r}")
