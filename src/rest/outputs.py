@@ -18,7 +18,7 @@ from rest.errors import RestError
 
 
 def _nearest_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
+    while not os.path.exists(path) and path != path.parent:  # False on any OSError
         path = path.parent
     return path
 
@@ -39,9 +39,9 @@ def check_output_dir(path: str | Path, flag: str = "--out") -> None:
     path = Path(path).expanduser().absolute()
     existing = _nearest_existing(path)
     problem = f"cannot write {flag} {path}"
-    if existing == path and not path.is_dir():
+    if existing == path and not os.path.isdir(path):
         raise RestError(f"{problem}: it is a file, not a folder; choose another {flag}")
-    if not existing.is_dir():
+    if not os.path.isdir(existing):
         raise RestError(f"{problem}: {existing} is a file, not a folder; choose another {flag}")
     limit = _name_max(existing)
     for part in path.relative_to(existing).parts:

@@ -100,8 +100,9 @@ class RunDirectory:
     def start(self, config: dict[str, Any], resume: bool) -> bool:
         """Create or reopen the directory; True when there is saved state to resume from."""
         check_output_dir(self.path)
-        if self.saved_nothing:
-            self._start_over()
+        starting_over = self.saved_nothing
+        if starting_over:
+            self._start_over()  # keeps log.txt, with a line saying so
         if self.started:
             if not resume:
                 raise RestError(
@@ -112,7 +113,7 @@ class RunDirectory:
             self.checkpoints.mkdir(exist_ok=True)
             self.opened = True
             return self.resume_state.is_file()
-        if self.path.is_dir() and any(self.path.iterdir()):
+        if self.path.is_dir() and any(self.path.iterdir()) and not starting_over:
             raise RestError(
                 f"run directory {self.path} is not empty and holds no run; choose another --out"
             )
