@@ -123,8 +123,7 @@ def collect(runs_dir: str | Path) -> Collection:
         except RestError:
             unreadable.append(path)
             continue
-        usable = isinstance(summary, dict) and {"method", "dataset", "density"} <= set(summary)
-        if usable and summary.get("status", "done") == "done":
+        if _usable(summary):
             summaries.append(summary)
         else:
             unreadable.append(path)
@@ -134,6 +133,62 @@ def collect(runs_dir: str | Path) -> Collection:
         if not (path.parent / "summary.json").exists()
     ]
     return Collection(summaries, unfinished, unreadable)
+
+
+# Where the report reads a number (or nothing) in a summary.
+_NUMBER_PATHS = [
+    ("density",),
+    ("seed",),
+    ("conflict_pct",),
+    ("size", "nonzeros"),
+    ("flops", "inference", "ratio"),
+    ("time", "seconds_per_epoch"),
+    *(("selected", SPLIT, name) for name in METRICS),
+]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _lookup(summary: dict[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
+    """(True, value) where the path leads through objects (value None when absent);
+    (False, None) where something on the way is not an object."""
+    value: Any = summary
+    for key in path:
+        if value is None:
+            return True, None
+        if not isinstance(value, dict):
+            return False, None
+        value = value.get(key)
+    return True, value
+
+
+def _usable(summary: Any) -> bool:
+    """A finished run's summary whose fields the report reads have the expected types,
+    so a hand-edited or foreign summary.json is skipped instead of stopping the report."""
+    if not isinstance(summary, dict) or summary.get("status", "done") != "done":
+        return False
+    if not all(isinstance(summary.get(key), str) for key in ("method", "dataset")):
+        return False
+    if not _is_number(summary.get("density")) or not _is_number(summary.get("seed")):
+        return False
+    for path in _NUMBER_PATHS:
+        ok, value = _lookup(summary, path)
+        if not ok or not (value is None or _is_number(value)):
+            return False
+    ok, groups = _lookup(summary, ("selected", SPLIT, "groups"))
+    if not ok or not (groups is None or isinstance(groups, dict)):
+        return False
+    for key, accuracy in (groups or {}).items():
+        parts = key.split(",")
+        if len(parts) != 2 or not all(p.strip().lstrip("-").isdigit() for p in parts):
+            return False
+        if not _is_number(accuracy):
+            return False
+    return all(
+        summary.get(key) is None or isinstance(summary[key], dict) for key in ("config", "sparse")
+    )
 
 
 def pct_sort_key(pct: float | None) -> tuple[bool, float]:
