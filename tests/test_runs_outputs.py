@@ -87,9 +87,10 @@ def regular_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_train_out_below_a_regular_file(capsys, dataset, regular_file):
+def test_train_out_below_a_regular_file(capsys, tmp_path, regular_file):
     out = regular_file / "run"
-    code, _, err = run_cli(capsys, *train_argv(dataset, out))
+    # checked before any work: before the (here missing) data is even looked at
+    code, _, err = run_cli(capsys, *train_argv(tmp_path / "no-data", out))
     assert_one_line_error(code, err, str(out), f"{regular_file} is a file, not a folder")
     assert regular_file.read_text() == "a regular file\n"
 
