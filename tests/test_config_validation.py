@@ -70,6 +70,7 @@ def test_config_file_values_of_the_wrong_type_are_named(capsys, tmp_path, text, 
         (["--momentum", "1"], ["--momentum", "[0, 1)"]),
         (["--checkpoint-every", "0"], ["--checkpoint-every", "a positive integer"]),
         (["--width", "-8"], ["model.width", "[1, 4096]"]),
+        (["--device", "cuda:x"], ["cuda:x", "cuda:N"]),
     ],
 )
 def test_out_of_range_flags_are_refused_before_any_work(capsys, tmp_path, argv, fragments):

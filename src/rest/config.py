@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,7 +186,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if not (self.device in DEVICES or self.device.startswith("cuda:")):
+        if not (self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device)):
             raise RestError(f"unknown --device {self.device!r}; use auto, cpu, cuda or cuda:N")
 
 
