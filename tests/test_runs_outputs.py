@@ -141,6 +141,19 @@ def test_out_in_a_read_only_folder(capsys, dataset, tmp_path):
     assert_one_line_error(code, err, str(locked / "run"), "permission denied")
 
 
+@pytest.mark.skipif(IS_ROOT, reason="root writes into read-only folders")
+def test_a_finished_run_in_a_read_only_folder_is_still_reported(capsys, dataset, tmp_path):
+    out = tmp_path / "run"
+    assert run_cli(capsys, *train_argv(dataset, out))[0] == 0
+    out.chmod(0o555)
+    try:
+        code, stdout, err = run_cli(capsys, *train_argv(dataset, out))
+    finally:
+        out.chmod(0o755)
+    assert code == 0, err
+    assert "non-zero parameters" in stdout
+
+
 # --- runs that stop ---------------------------------------------------------------------
 
 

@@ -99,7 +99,8 @@ class RunDirectory:
 
     def start(self, config: dict[str, Any], resume: bool) -> bool:
         """Create or reopen the directory; True when there is saved state to resume from."""
-        check_output_dir(self.path)
+        if not self.finished:  # a finished run is only read, so it may be read-only
+            check_output_dir(self.path)
         starting_over = self.saved_nothing
         if starting_over:
             self._start_over()  # keeps log.txt, with a line saying so

@@ -50,10 +50,12 @@ def run_train(args: argparse.Namespace) -> int:
     from rest.api import train
     from rest.naming import run_name
     from rest.outputs import check_output_dir
+    from rest.runs import RunDirectory
 
     config = config_from_args(args)
     out = Path(args.out) if args.out else Path(DEFAULT_RUNS_DIR) / run_name(config)
-    check_output_dir(out)
+    if not RunDirectory(out).finished:  # a finished run is only read
+        check_output_dir(out)
     try:
         summary = train(config, out=out, resume=args.resume, progress=not args.no_progress)
     except KeyboardInterrupt:
