@@ -86,11 +86,11 @@ class RunDirectory:
 
     @property
     def finished(self) -> bool:
-        return self.summary_path.is_file()
+        return os.path.isfile(self.summary_path)  # False, not an error, for an impossible path
 
     @property
     def started(self) -> bool:
-        return self.config_path.is_file()
+        return os.path.isfile(self.config_path)
 
     @property
     def saved_nothing(self) -> bool:
