@@ -14,6 +14,8 @@ from rest.sparse.distributions import DISTRIBUTIONS
 from rest.sparse.schedules import ALPHA_SCHEDULES
 from rest.sparse.strategies import STRATEGIES
 
+UPDATE_ORDERS = ("after-step", "before-step")
+
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -61,6 +63,24 @@ class SparseConfig:
         default="cosine",
         metadata={"help": "decay of that fraction over the updates: cosine, linear, constant"},
     )
+    update_order: str = field(
+        default="after-step",
+        metadata={
+            "help": "when a mask update runs: after-step (published RigL: the optimizer steps "
+            "on the old mask, then the update ranks by that step's gradient, so grown weights "
+            "start at exactly zero) or before-step (the update runs first and grown weights "
+            "leave the step at -lr*g)",
+            "choices": UPDATE_ORDERS,
+        },
+    )
+    regrow_dropped: bool = field(
+        default=True,
+        metadata={
+            "help": "just-dropped weights compete with every inactive position for regrowth "
+            "(published RigL: one that wins keeps its value); off: they rank below every "
+            "other inactive position"
+        },
+    )
     stop_fraction: float = field(
         default=1.0,
         metadata={"help": "fraction of the training steps after which masks freeze, in (0, 1]"},
@@ -91,8 +111,13 @@ class SparseConfig:
             )
         if not _is_number(self.alpha) or not 0 < self.alpha < 1:
             raise RestError(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if self.update_order not in UPDATE_ORDERS:
+            raise RestError(
+                f"unknown update_order {self.update_order!r}; choose one of: "
+                f"{', '.join(UPDATE_ORDERS)}"
+            )
         if not _is_number(self.stop_fraction) or not 0 < self.stop_fraction <= 1:
             raise RestError(f"stop_fraction must be in (0, 1], got {self.stop_fraction!r}")
-        for name in ("dense_first_layer", "dense_last_layer"):
+        for name in ("regrow_dropped", "dense_first_layer", "dense_last_layer"):
             if not isinstance(getattr(self, name), bool):
                 raise RestError(f"{name} must be true or false, got {getattr(self, name)!r}")

@@ -3,9 +3,15 @@
 Step order, with ``step`` counting from 0::
 
     loss.backward()
-    sparse.before_optimizer_step(step)   # mask update at update steps, then mask the grads
+    sparse.before_optimizer_step(step)   # mask the grads (keeping the dense one at updates)
     optimizer.step()
-    sparse.after_optimizer_step(step)    # zero the inactive weights again
+    sparse.after_optimizer_step(step)    # zero the inactive weights, then update the masks
+
+This is the published RigL order (Evci et al. 2020): the optimizer steps on the
+current mask, then an update step drops the smallest weights and grows the
+inactive positions whose gradient *in that step* was largest; grown weights start
+at exactly zero with zeroed optimizer state. ``update_order="before-step"`` runs the
+update before the step instead (grown weights then leave the step at ``-lr * g``).
 
 Masking the gradients before the step keeps every optimizer state tensor zero at
 inactive positions (SGD momentum and weight decay, Adam moments), so inactive
@@ -80,6 +86,8 @@ class SparseTraining:
         self.update_frequency = resolve_update_frequency(config, total_steps)
         self.stop_step = max(1, math.floor(total_steps * config.stop_fraction))
         self.updates_done = 0
+        # dense gradients kept from before_optimizer_step for an after-step mask update
+        self._update_gradients: dict[str, Tensor | None] | None = None
         self._optimizer: torch.optim.Optimizer | None = None
         self._generators: dict[torch.device, torch.Generator] = {}
 
@@ -150,7 +158,8 @@ class SparseTraining:
         self.apply_masks()
 
     def before_optimizer_step(self, step: int) -> None:
-        """After ``loss.backward()``: update the masks at update steps, then mask the grads."""
+        """After ``loss.backward()``: mask the grads; at an update step, update the masks
+        first (``before-step``) or keep the dense gradient for the update after the step."""
         if self._dense_init is not None:
             raise RestError(
                 f"strategy {self.config.strategy!r} scores its mask from data: call "
@@ -158,14 +167,22 @@ class SparseTraining:
             )
         self._follow_device()
         if self.is_update_step(step):
-            self._update_masks(step)
+            gradients = self._gradients()
+            if self.config.update_order == "before-step":
+                self._update_masks(step, gradients)
+            else:
+                self._update_gradients = gradients
         for layer in self._layers.values():
             if layer.param.grad is not None:
                 layer.param.grad.masked_fill_(layer.inactive, 0.0)
 
     def after_optimizer_step(self, step: int) -> None:
-        """After ``optimizer.step()``: inactive weights back to exactly zero."""
+        """After ``optimizer.step()``: inactive weights back to exactly zero, then the
+        after-step mask update with the gradient kept before the step."""
         self.apply_masks()
+        if self._update_gradients is not None:
+            gradients, self._update_gradients = self._update_gradients, None
+            self._update_masks(step, gradients)
 
     def is_update_step(self, step: int) -> bool:
         return (
@@ -189,30 +206,44 @@ class SparseTraining:
 
     # -- mask updates ------------------------------------------------------------------------
 
-    def _update_masks(self, step: int) -> None:
+    def _gradients(self) -> dict[str, Tensor | None]:
+        """Each layer's dense gradient (a copy when the grow rule ranks by it)."""
+        assert self.strategy.grow is not None
+        if not GROW_RULES.get(self.strategy.grow).dense_gradient:
+            return dict.fromkeys(self._layers)
+        return {
+            name: None if layer.param.grad is None else layer.param.grad.detach().clone()
+            for name, layer in self._layers.items()
+        }
+
+    def _update_masks(self, step: int, gradients: dict[str, Tensor | None]) -> None:
         assert self.strategy.drop is not None and self.strategy.grow is not None
         drop = DROP_RULES.get(self.strategy.drop)
         grow = GROW_RULES.get(self.strategy.grow)
         fraction = ALPHA_SCHEDULES.get(self.config.alpha_schedule)(
             self.config.alpha, step, self.stop_step
         )
-        for layer in self._layers.values():
-            grad = layer.param.grad
+        for name, layer in self._layers.items():
+            grad = gradients[name]
             if grow.dense_gradient and grad is None:
                 continue  # a layer the loss did not reach cannot be ranked
             n = math.floor(fraction * layer.count)
             if n > 0:
-                self._replace(layer, n, drop, grow.score)
+                self._replace(layer, n, grad, drop, grow.score)
         self.updates_done += 1
 
-    def _replace(self, layer: _Layer, n: int, drop: Callable, grow: Callable) -> None:
-        """Drop the ``n`` lowest-scoring active weights, grow the ``n`` best inactive ones.
+    def _replace(
+        self, layer: _Layer, n: int, grad: Tensor | None, drop: Callable, grow: Callable
+    ) -> None:
+        """Drop the ``n`` lowest-scoring active weights, grow the ``n`` best other positions.
 
-        Just-dropped positions rank below every other inactive position (RigL), so they
-        return only when nothing else is left; kept positions can never be chosen.
+        Only the surviving weights are kept out of the grow ranking (RigL), so a
+        just-dropped weight may win its place back and then keeps its value and optimizer
+        state, as if never dropped; with ``regrow_dropped`` off, just-dropped positions
+        rank below every other inactive one. Newly active weights start at zero with zero
+        optimizer state; dropped ones go to zero with theirs.
         """
         weight = layer.param.detach()
-        grad = layer.param.grad
         generator = self._generator(weight.device)
         mask = layer.mask.view(-1)
 
@@ -220,18 +251,18 @@ class SparseTraining:
         dropped = torch.topk(keep_score, n, largest=False, sorted=False).indices
         survivors = mask.scatter(0, dropped, False)
 
-        grow_score = grow(weight, grad, generator).reshape(-1).masked_fill(mask, -1.0)
-        grow_score.masked_fill_(survivors, -math.inf)
+        grow_score = grow(weight, grad, generator).reshape(-1)
+        if not self.config.regrow_dropped:  # grow scores are >= 0, so -1 ranks below them
+            grow_score = grow_score.masked_fill(mask, -1.0)
+        grow_score = grow_score.masked_fill(survivors, -math.inf)
         grown = torch.topk(grow_score, n, sorted=False).indices
+        new_mask = survivors.scatter(0, grown, True).view(weight.shape)
 
-        # Dropped weights go to zero; grown ones start at zero (a just-dropped one regrown
-        # must not keep its old value), and so does their optimizer state.
-        lost = ~survivors.view(weight.shape)
+        changed = new_mask ^ layer.mask
         with torch.no_grad():
-            layer.param.masked_fill_(lost, 0.0)
-        self._reset_optimizer_state(layer.param, lost)
-        survivors.scatter_(0, grown, True)
-        layer.set_mask(survivors.view(weight.shape))
+            layer.param.masked_fill_(changed, 0.0)
+        self._reset_optimizer_state(layer.param, changed)
+        layer.set_mask(new_mask)
 
     def _reset_optimizer_state(self, param: nn.Parameter, positions: Tensor) -> None:
         """Zero every per-weight optimizer state tensor (momentum, Adam moments...) there."""
