@@ -49,7 +49,7 @@ def run_train(args: argparse.Namespace) -> int:
     from rest.api import train
     from rest.naming import run_name
 
-    config = config_from_args(args)
+    config = config_from_args(args, flags_must_apply=True)
     out = Path(args.out) if args.out else Path(DEFAULT_RUNS_DIR) / run_name(config)
     summary = train(config, out=out, resume=args.resume, progress=not args.no_progress)
     print(format_summary(summary))
