@@ -20,7 +20,7 @@ from rest.sparse.strategies import STRATEGIES
 
 # Published learning rates (DESIGN.md 1.3): 0.01 for the Colored-MNIST CNN, 0.001 for
 # ResNet-18 on Corrupted CIFAR-10 and BFFHQ.
-DEFAULT_LR = {"cnn": 0.01, "mlp": 0.01, "resnet18": 0.001}
+DEFAULT_LR = {"cnn": 0.01, "mlp": 0.01, "resnet18": 0.001, "resnet18-cifar": 0.001}
 FALLBACK_LR = 0.001
 
 
