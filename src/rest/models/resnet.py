@@ -14,6 +14,7 @@ from torch import nn
 
 from rest.models.registry import MODELS
 
+
 class BasicBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()

@@ -26,6 +26,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +39,7 @@ from rest.sparse.drop import DROP_RULES
 from rest.sparse.grow import GROW_RULES
 from rest.sparse.masking import maskable_parameters, model_size, random_mask, top_mask
 from rest.sparse.schedules import ALPHA_SCHEDULES
-from rest.sparse.scores import SCORE_BATCHES, STATIC_SCORES
+from rest.sparse.scores import SCORE_BATCHES, STATIC_SCORES, Objective, on_pairs
 from rest.sparse.strategies import STRATEGIES
 
 
@@ -86,6 +87,8 @@ class SparseTraining:
         self.update_frequency = resolve_update_frequency(config, total_steps)
         self.stop_step = max(1, math.floor(total_steps * config.stop_fraction))
         self.updates_done = 0
+        # samples pushed through dense forward / backward passes to score a static mask
+        self.scoring_passes = {"scoring_forward_samples": 0, "scoring_backward_samples": 0}
         # dense gradients kept from before_optimizer_step for an after-step mask update
         self._update_gradients: dict[str, Tensor | None] | None = None
         self._optimizer: torch.optim.Optimizer | None = None
@@ -125,35 +128,53 @@ class SparseTraining:
 
     def initialize_from_data(
         self,
-        batches: Iterable[tuple[Tensor, Tensor]],
-        loss_fn: Callable | None = None,
+        batches: Iterable[Any],
+        objective: Objective | None = None,
         max_batches: int = SCORE_BATCHES,
     ) -> None:
-        """Choose SNIP/GraSP masks from the first ``max_batches`` ``(inputs, targets)``
-        batches (a lazy iterable over a whole loader is fine); no-op for other strategies.
+        """Choose SNIP/GraSP masks from the first ``max_batches`` batches (a lazy iterable
+        over a whole loader is fine); no-op for other strategies.
 
-        ``loss_fn(logits, targets)`` gets raw logits (default: cross-entropy).
+        ``objective(forward, batch)`` is the loss the run trains with, the logits taken
+        as ``forward(inputs)`` (see :mod:`rest.sparse.scores`); default: cross-entropy
+        over ``(inputs, targets)`` batches.
         """
         if self._dense_init is None:
             return
         batches = list(itertools.islice(batches, max_batches))
         if not batches:
             raise RestError(f"strategy {self.config.strategy!r} needs at least one batch to score")
+        device = next(iter(self._maskable.values())).device
+        objective = objective or on_pairs(F.cross_entropy, device)
+        forward_samples = 0
+
+        def counted(forward: Callable[[Tensor], Tensor], batch: Any) -> Tensor:
+            def counting_forward(inputs: Tensor) -> Tensor:
+                nonlocal forward_samples
+                forward_samples += int(inputs.shape[0])
+                return forward(inputs)
+
+            return objective(counting_forward, batch)
+
         # Scoring runs forward passes; keep them from moving BatchNorm running statistics.
         buffers = {name: b.clone() for name, b in self.model.named_buffers()}
         with torch.no_grad():
             for name, layer in self._layers.items():
                 layer.param.copy_(self._dense_init[name])
         assert self.strategy.score is not None
-        scores = STATIC_SCORES.get(self.strategy.score)(
-            self.model, self._maskable, batches, loss_fn or F.cross_entropy
-        )
+        score = STATIC_SCORES.get(self.strategy.score)
+        scores = score.score(self.model, self._maskable, batches, counted)
         with torch.no_grad():
             for name, b in self.model.named_buffers():
                 b.copy_(buffers[name])
         for name, layer in self._layers.items():
             layer.set_mask(top_mask(scores[name], layer.count))
             layer.ever_active.copy_(layer.mask)
+        samples = forward_samples // score.forward_passes
+        self.scoring_passes = {
+            "scoring_forward_samples": samples * score.forward_passes,
+            "scoring_backward_samples": samples * score.backward_passes,
+        }
         self._dense_init = None
         self.apply_masks()
 
@@ -298,7 +319,8 @@ class SparseTraining:
         return ever / total
 
     def stats(self) -> dict:
-        """JSON-able summary: model size under the masks and the update history."""
+        """JSON-able summary: model size under the masks, the update history and the
+        dense scoring passes a SNIP/GraSP mask cost (for the training FLOPs)."""
         grow = GROW_RULES.get(self.strategy.grow) if self.strategy.grow else None
         return {
             "strategy": self.config.strategy,
@@ -310,6 +332,7 @@ class SparseTraining:
             "updates_done": self.updates_done,
             "dense_gradient_updates": self.updates_done if grow and grow.dense_gradient else 0,
             "exploration_rate": self.exploration_rate(),
+            **self.scoring_passes,
         }
 
     def state_dict(self) -> dict:
@@ -318,6 +341,7 @@ class SparseTraining:
             "masks": {n: layer.mask.clone() for n, layer in self._layers.items()},
             "ever_active": {n: layer.ever_active.clone() for n, layer in self._layers.items()},
             "updates_done": self.updates_done,
+            "scoring_passes": dict(self.scoring_passes),
             "rng": {str(d): g.get_state() for d, g in self._generators.items()},
         }
 
@@ -344,6 +368,7 @@ class SparseTraining:
             layer.set_mask(masks[name].to(layer.mask.device, torch.bool))
             layer.ever_active.copy_(ever_active[name])
         self.updates_done = updates_done
+        self.scoring_passes.update(state.get("scoring_passes", {}))
         for device, generator_state in rng.items():
             self._generator(torch.device(device)).set_state(generator_state)
         self._dense_init = None
