@@ -67,6 +67,7 @@ def test_train_rejects_bad_settings_in_one_line(capsys, tmp_path, argv, fragment
         (["--method", "groupdro", "--reweight-by", "loss"], ["'groupdro'", "--reweight-by"]),
         (["--method", "rest", "--groupdro-eta", "0.1"], ["'rest'", "--groupdro-eta", "groupdro"]),
         (["--method", "jtt", "--gce-q", "0.5"], ["'jtt'", "--gce-q", "lff"]),
+        (["--method", "rest", "--infer-epochs", "3"], ["labels", "--infer-epochs", "jtt or gce"]),
         (["--strategy", "static", "--alpha", "0.3"], ["'static'", "--alpha", "rigl, set"]),
         (["--strategy", "snip", "--update-frequency", "5"], ["'snip'", "--update-frequency"]),
         (["--strategy", "grasp", "--alpha", "0.5"], ["'grasp'", "--alpha"]),

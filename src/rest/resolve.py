@@ -7,75 +7,19 @@ directory says exactly which model, learning rate and density were used.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from typing import Any
 
+from rest.applicability import changed_fields, check_fields_read
 from rest.config import TrainConfig, replace
 from rest.data.dataset import BiasedSplits
 from rest.errors import RestError
 from rest.methods import METHODS
 from rest.models import MODELS
 from rest.sparse.config import SparseConfig
-from rest.sparse.strategies import STRATEGIES
 
 # Published learning rates (DESIGN.md 1.3): 0.01 for the Colored-MNIST CNN, 0.001 for
 # ResNet-18 on Corrupted CIFAR-10 and BFFHQ.
 DEFAULT_LR = {"cnn": 0.01, "mlp": 0.01, "resnet18": 0.001, "resnet18-cifar": 0.001}
 FALLBACK_LR = 0.001
-
-
-def _readers(field: str) -> tuple[list[str], list[str]]:
-    """(methods, sparse strategies) that declare they read ``field``."""
-    methods = [name for name in METHODS.names() if field in METHODS.get(name).reads]
-    strategies = [name for name in STRATEGIES.names() if field in STRATEGIES.get(name).reads]
-    return methods, strategies
-
-
-def _field_value(config: TrainConfig, field: str) -> Any:
-    section, name = field.split(".")
-    return getattr(getattr(config, section), name)
-
-
-def declared_fields() -> list[str]:
-    """Every config field some method or sparse strategy declares it reads."""
-    fields = {f for name in METHODS.names() for f in METHODS.get(name).reads}
-    fields |= {f for name in STRATEGIES.names() for f in STRATEGIES.get(name).reads}
-    return sorted(fields)
-
-
-def unread_fields(method: str, strategy: str) -> list[str]:
-    """The declared fields that ``method`` (with ``strategy`` when it is sparse) ignores."""
-    kind = METHODS.get(method)
-    reads = set(kind.reads)
-    if kind.sparse:
-        reads |= STRATEGIES.get(strategy).reads
-    else:  # a dense method has no strategy; its sparse section is checked as a whole
-        reads |= {f for f in declared_fields() if f.startswith("sparse.")}
-    return [field for field in declared_fields() if field not in reads]
-
-
-def check_fields_read(config: TrainConfig, given: Iterable[str]) -> None:
-    """Refuse a field in ``given`` (``"section.name"``) that the config's method, or its
-    sparse strategy, does not read: such a setting would silently do nothing."""
-    unread = set(unread_fields(config.method, config.sparse.strategy))
-    for field in sorted(set(given) & unread):
-        flag = "--" + field.split(".")[1].replace("_", "-")
-        methods, strategies = _readers(field)
-        if field.startswith("sparse."):
-            raise RestError(
-                f"sparse strategy {config.sparse.strategy!r} does not read {flag}; "
-                f"it applies to the strategies {', '.join(strategies)}"
-            )
-        raise RestError(
-            f"method {config.method!r} does not read {flag}; it applies to the methods "
-            f"{', '.join(methods)}"
-        )
-
-
-def changed_fields(config: TrainConfig) -> list[str]:
-    """The declared fields whose value differs from the default."""
-    default = TrainConfig()
-    return [f for f in declared_fields() if _field_value(config, f) != _field_value(default, f)]
 
 
 def resolve(config: TrainConfig, splits: BiasedSplits) -> TrainConfig:

@@ -30,11 +30,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from rest.applicability import changed_fields, unread_fields
 from rest.config import TrainConfig, replace
 from rest.errors import RestError
 from rest.methods import METHODS
 from rest.naming import run_name
-from rest.resolve import changed_fields, unread_fields
 from rest.runs import RunDirectory, atomic_write
 from rest.sparse.config import SparseConfig
 
@@ -130,7 +130,7 @@ def _config_for(
     default = TrainConfig()
     changes: dict[str, Any] = {
         field: getattr(getattr(default, field.split(".")[0]), field.split(".")[1])
-        for field in unread_fields(method, base.sparse.strategy)
+        for field in unread_fields(method, base.sparse.strategy, base.reweight.conflict_source)
     }
     changes.update({"method": method, "data.conflict_pct": pct, "run.seed": seed})
     if kind.sparse:
@@ -163,7 +163,10 @@ def plan_sweep(
     pct_values = _values("conflict-pcts", conflict_pcts or [base.data.conflict_pct], float)
     seed_values = _values("seeds", seeds or [base.run.seed], _integer)
     ignored = set(changed_fields(base)).intersection(
-        *(unread_fields(name, base.sparse.strategy) for name in method_names)
+        *(
+            unread_fields(name, base.sparse.strategy, base.reweight.conflict_source)
+            for name in method_names
+        )
     )
     if ignored:
         field = sorted(ignored)[0]

@@ -14,10 +14,10 @@ import types
 import typing
 from typing import Any
 
+from rest.applicability import changed_fields, check_fields_read
 from rest.config import TrainConfig, field_types
 from rest.errors import RestError
 from rest.methods import METHODS
-from rest.resolve import changed_fields, check_fields_read
 
 NONE_WORDS = ("auto", "none", "default")
 

@@ -1,4 +1,4 @@
-"""Which config fields each method and sparse strategy reads, and what follows from it."""
+"""Which config fields a method, sparse strategy and conflict source read, and what follows."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import dataclasses
 
 import pytest
 
+from rest.applicability import declared_fields
 from rest.config import MethodOptions, ReweightConfig, TrainConfig, replace
 from rest.errors import RestError
 from rest.methods import METHODS
 from rest.naming import run_name
-from rest.resolve import declared_fields, resolve
+from rest.resolve import resolve
 from rest.sparse.config import SparseConfig
 from rest.sweep import plan_sweep
 
@@ -43,6 +44,9 @@ def test_a_resolved_config_resolves_again(method, tiny_splits):
         ("lff", {"options.groupdro_balanced": False}, "--groupdro-balanced"),
         ("rest", {"sparse.strategy": "static", "sparse.alpha": 0.3}, "--alpha"),
         ("sparse", {"sparse.strategy": "snip", "sparse.target_updates": 5}, "--target-updates"),
+        ("rest", {"reweight.infer_epochs": 5}, "--infer-epochs"),
+        ("jtt", {"reweight.gce_q": 0.5}, "--gce-q"),
+        ("reweight", {"reweight.conflict_source": "jtt", "reweight.gce_q": 0.5}, "--gce-q"),
     ],
 )
 def test_resolve_rejects_a_changed_field_the_method_does_not_read(
@@ -78,3 +82,18 @@ def test_sweep_rejects_a_field_no_swept_method_reads(tmp_path):
     base = replace(TrainConfig(), **{"reweight.lambda_up": 30.0})
     with pytest.raises(RestError, match="--lambda-up is read by none of the methods"):
         plan_sweep(base, ["erm", "groupdro"], out=tmp_path)
+
+
+def test_inference_settings_apply_with_the_source_that_reads_them(tiny_splits):
+    gce = {"reweight.conflict_source": "gce", "reweight.gce_q": 0.5, "reweight.infer_epochs": 1}
+    resolved = resolve(replace(tiny_config("rest"), **gce), tiny_splits)
+    assert resolved.reweight.gce_q == 0.5 and resolved.reweight.infer_epochs == 1
+    jtt = resolve(replace(tiny_config("jtt"), **{"reweight.infer_epochs": 1}), tiny_splits)
+    assert jtt.reweight.infer_epochs == 1
+
+
+def test_sweep_gives_inference_settings_to_the_methods_whose_source_reads_them(tmp_path):
+    base = replace(TrainConfig(), **{"reweight.conflict_source": "gce", "reweight.gce_q": 0.5})
+    runs = {r.config.method: r.config for r in plan_sweep(base, ["jtt", "rest"], out=tmp_path)}
+    assert runs["rest"].reweight.gce_q == 0.5
+    assert runs["jtt"].reweight.gce_q == ReweightConfig().gce_q
