@@ -97,3 +97,12 @@ def test_sweep_gives_inference_settings_to_the_methods_whose_source_reads_them(t
     runs = {r.config.method: r.config for r in plan_sweep(base, ["jtt", "rest"], out=tmp_path)}
     assert runs["rest"].reweight.gce_q == 0.5
     assert runs["jtt"].reweight.gce_q == ReweightConfig().gce_q
+
+
+def test_jtt_reads_its_inference_settings_whatever_the_base_source(tmp_path):
+    base = replace(
+        TrainConfig(), **{"reweight.conflict_source": "labels", "reweight.infer_epochs": 5}
+    )
+    runs = {r.config.method: r.config for r in plan_sweep(base, ["jtt", "rest"], out=tmp_path)}
+    assert runs["jtt"].reweight.infer_epochs == 5  # jtt always infers with an ERM model
+    assert runs["rest"].reweight.infer_epochs == ReweightConfig().infer_epochs  # labels
