@@ -329,9 +329,10 @@ def test_density_one_trains_dense():
     assert stats["density"] == 1.0 and stats["nonzeros"] == stats["total_params"]
 
 
-def test_state_dict_resumes_exactly():
+@pytest.mark.parametrize("strategy", ["set", "rigl"])
+def test_state_dict_resumes_exactly(strategy):
     def setup():
-        return sparse_setup("cnn", total_steps=16, seed=3, strategy="set", update_frequency=3)
+        return sparse_setup("cnn", total_steps=16, seed=3, strategy=strategy, update_frequency=3)
 
     data = batch("cnn")
     model, sparse, optimizer = setup()
