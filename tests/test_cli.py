@@ -58,6 +58,43 @@ def test_train_rejects_bad_settings_in_one_line(capsys, tmp_path, argv, fragment
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["--method", "erm", "--lambda-up", "80"], ["'erm'", "--lambda-up", "rest, reweight"]),
+        (["--method", "erm", "--reweight-by", "sampler"], ["'erm'", "--reweight-by"]),
+        (["--method", "groupdro", "--lambda-up", "80"], ["'groupdro'", "--lambda-up"]),
+        (["--method", "groupdro", "--reweight-by", "loss"], ["'groupdro'", "--reweight-by"]),
+        (["--method", "rest", "--groupdro-eta", "0.1"], ["'rest'", "--groupdro-eta", "groupdro"]),
+        (["--method", "jtt", "--gce-q", "0.5"], ["'jtt'", "--gce-q", "lff"]),
+        (["--method", "rest", "--infer-epochs", "3"], ["labels", "--infer-epochs", "jtt or gce"]),
+        (["--strategy", "static", "--alpha", "0.3"], ["'static'", "--alpha", "rigl, set"]),
+        (["--strategy", "snip", "--update-frequency", "5"], ["'snip'", "--update-frequency"]),
+        (["--strategy", "grasp", "--alpha", "0.5"], ["'grasp'", "--alpha"]),
+        (["--strategy", "static", "--update-order", "before-step"], ["--update-order"]),
+    ],
+)
+def test_train_rejects_a_field_the_method_does_not_read(capsys, tmp_path, argv, fragments):
+    """Even at its default value: an explicit flag that does nothing is a mistake. (The
+    missing dataset makes a run that slips past the check fail fast, with another error.)"""
+    missing = ["--dataset", str(tmp_path / "missing")]
+    code, _, err = run_cli(capsys, "train", "--out", str(tmp_path / "run"), *missing, *argv)
+    assert_one_line_error(code, err, "does not read", *fragments)
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_file_field_the_method_does_not_read_is_rejected(capsys, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {"method": "erm", "data": {"dataset": str(tmp_path)}, "reweight": {"lambda_up": 80}}
+        )
+    )
+    code, _, err = run_cli(capsys, "train", "--config", str(config), "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, "'erm'", "does not read --lambda-up")
+    assert not (tmp_path / "r").exists()
+
+
 def test_unknown_config_key_is_named(capsys, tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"optim": {"learning_rate": 0.1}}))

@@ -118,9 +118,8 @@ def build_training(
         sparse = SparseTraining(model, config.sparse, total_steps=total_steps, seed=config.run.seed)
         sparse.attach(optimizer)
         if method_state is None:
-            sparse.initialize_from_data(
-                ((b.images, b.targets) for b in loader), torch.nn.functional.cross_entropy
-            )
+            # SNIP/GraSP score the loss this method trains with (weighted with --reweight-by loss)
+            sparse.initialize_from_data(loader, lambda forward, b: method.loss(forward, b)[0])
     trainer = Trainer(model, method, optimizer, loader, sparse, show_progress)
     return Training(
         model=model,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from rest.applicability import changed_fields, check_fields_read
 from rest.config import TrainConfig, replace
 from rest.data.dataset import BiasedSplits
 from rest.errors import RestError
@@ -17,7 +18,7 @@ from rest.sparse.config import SparseConfig
 
 # Published learning rates (DESIGN.md 1.3): 0.01 for the Colored-MNIST CNN, 0.001 for
 # ResNet-18 on Corrupted CIFAR-10 and BFFHQ.
-DEFAULT_LR = {"cnn": 0.01, "mlp": 0.01, "resnet18": 0.001}
+DEFAULT_LR = {"cnn": 0.01, "mlp": 0.01, "resnet18": 0.001, "resnet18-cifar": 0.001}
 FALLBACK_LR = 0.001
 
 
@@ -44,6 +45,8 @@ def resolve(config: TrainConfig, splits: BiasedSplits) -> TrainConfig:
             "method 'jtt' always infers its conflicting set from an ERM error set; "
             f"for --conflict-source {source} use --method reweight or rest"
         )
+
+    check_fields_read(config, changed_fields(config))
 
     if not method.sparse:
         dense = SparseConfig(density=1.0)

@@ -30,6 +30,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from rest.applicability import changed_fields, unread_fields
 from rest.config import TrainConfig, replace
 from rest.errors import RestError
 from rest.methods import METHODS
@@ -119,18 +120,24 @@ def _config_for(
 ) -> TrainConfig:
     """``base`` adapted to one run.
 
-    A dense method gets the default dense sparse section (the base's sparse options
-    are meant for the sparse methods, and a dense method rejects them), and a method
-    that picks its own conflicting set (or does not reweight) drops the base's
-    ``conflict_source``, so flags meant for REST do not fail the baselines.
+    Each setting reaches only the methods that read it: a dense method gets the
+    default dense sparse section, and every field the method (or its sparse strategy)
+    does not read goes back to its default, so ``--lambda-up`` meant for REST neither
+    fails ERM nor changes ERM's run name. JTT picks its own conflicting set, so it
+    drops the base's ``conflict_source``.
     """
     kind = METHODS.get(method)
-    changes: dict[str, Any] = {"method": method, "data.conflict_pct": pct, "run.seed": seed}
+    default = TrainConfig()
+    changes: dict[str, Any] = {
+        field: getattr(getattr(default, field.split(".")[0]), field.split(".")[1])
+        for field in unread_fields(method, base.sparse.strategy, base.reweight.conflict_source)
+    }
+    changes.update({"method": method, "data.conflict_pct": pct, "run.seed": seed})
     if kind.sparse:
         changes["sparse.density"] = density
     else:
         changes["sparse"] = dataclasses.asdict(SparseConfig(density=1.0))
-    if kind.conflict_source in (None, "jtt"):
+    if kind.conflict_source == "jtt":
         changes["reweight.conflict_source"] = None
     return replace(base, **changes)
 
@@ -155,6 +162,19 @@ def plan_sweep(
     density_values = _values("densities", densities or [base.sparse.density], _density)
     pct_values = _values("conflict-pcts", conflict_pcts or [base.data.conflict_pct], float)
     seed_values = _values("seeds", seeds or [base.run.seed], _integer)
+    ignored = set(changed_fields(base)).intersection(
+        *(
+            unread_fields(name, base.sparse.strategy, base.reweight.conflict_source)
+            for name in method_names
+        )
+    )
+    if ignored:
+        field = sorted(ignored)[0]
+        strategy = f" with strategy {base.sparse.strategy!r}" if field.startswith("sparse.") else ""
+        raise RestError(
+            f"--{field.split('.')[1].replace('_', '-')} is read by none of the methods "
+            f"swept ({', '.join(method_names)}){strategy}; drop it or sweep a method that reads it"
+        )
     out = Path(out)
     runs: dict[str, SweepRun] = {}
     for seed in seed_values:

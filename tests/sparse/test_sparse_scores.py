@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 import torch
@@ -11,9 +12,13 @@ from sparse_testing import batch, small_model, tiny_net
 from torch import nn
 from torch.func import functional_call, grad, jvp
 
+from rest.build import build_training
+from rest.resolve import resolve
 from rest.sparse import STATIC_SCORES, SparseConfig, SparseTraining, maskable_parameters
 from rest.sparse.masking import top_mask
-from rest.sparse.scores import GRASP_TEMPERATURE
+from rest.sparse.scores import GRASP_TEMPERATURE, on_pairs
+
+from training_testing import tiny_config
 
 # torch's forward-mode AD (used for the independent GraSP check) loads decompositions
 # through the deprecated torch.jit.script on first use.
@@ -82,7 +87,8 @@ def assert_scores_differ(got, expected):
 def test_scores_use_log_probabilities(name, by_hand):
     model = tiny_net()
     batches = tiny_batches()
-    got = STATIC_SCORES.get(name)(model, maskable_parameters(model), batches, F.cross_entropy)
+    objective = on_pairs(F.cross_entropy, torch.device("cpu"))
+    got = STATIC_SCORES.get(name).score(model, maskable_parameters(model), batches, objective)
     assert_scores_close(got, by_hand(copy.deepcopy(model), batches, cross_entropy_by_hand))
     # the test would catch the published bug: raw logits into nll_loss score differently
     assert_scores_differ(got, by_hand(copy.deepcopy(model), batches, nll_on_logits))
@@ -112,7 +118,7 @@ def test_requested_per_layer_counts(strategy, model_name):
     sparse = SparseTraining(model, SparseConfig(strategy=strategy), total_steps=10, seed=0)
     random_masks = {name: mask.clone() for name, mask in sparse.masks.items()}
     batches = [batch(model_name, seed=s) for s in range(3)]
-    sparse.initialize_from_data(batches, F.cross_entropy)
+    sparse.initialize_from_data(batches, on_pairs(F.cross_entropy, torch.device("cpu")))
     assert set(sparse.masks) == set(reference.masks)
     for name, mask in sparse.masks.items():
         assert int(mask.sum()) == int(reference.masks[name].sum()), name
@@ -135,3 +141,67 @@ def test_only_the_first_batches_are_scored():
 
     sparse.initialize_from_data(endless(), max_batches=3)
     assert len(consumed) == 3
+
+
+def test_scoring_passes_are_counted_and_survive_a_resume():
+    batches = tiny_batches()  # 2 batches of 6
+    expected = {"snip": (12, 12), "grasp": (24, 36), "static": (0, 0)}
+    for strategy, (forward, backward) in expected.items():
+        sparse = SparseTraining(tiny_net(), SparseConfig(density=0.25, strategy=strategy), 10, 0)
+        sparse.initialize_from_data(batches)
+        stats = sparse.stats()
+        assert stats["scoring_forward_samples"] == forward, strategy
+        assert stats["scoring_backward_samples"] == backward, strategy
+        resumed = SparseTraining(tiny_net(), SparseConfig(density=0.25, strategy=strategy), 10, 0)
+        resumed.load_state_dict(sparse.state_dict())
+        assert resumed.stats()["scoring_forward_samples"] == forward, strategy
+
+
+def weighted_cross_entropy_by_hand(logits, targets, weights):
+    losses = torch.logsumexp(logits, 1) - logits.gather(1, targets[:, None]).squeeze(1)
+    return (weights * losses).sum() / weights.sum()
+
+
+def test_snip_scores_the_weighted_loss_of_reweight_by_loss(monkeypatch, tiny_splits):
+    """REST with --reweight-by loss: the SNIP mask is the top of |w * dL/dw| for the
+    *weighted* cross-entropy the run trains with, not for the plain one."""
+    seen = {}
+    original = SparseTraining.initialize_from_data
+
+    def recording(self, batches, objective=None, max_batches=4):
+        seen["batches"] = list(itertools.islice(batches, max_batches))
+        seen["dense"] = {name: w.clone() for name, w in self._dense_init.items()}
+        original(self, seen["batches"], objective, max_batches)
+
+    monkeypatch.setattr(SparseTraining, "initialize_from_data", recording)
+    config = tiny_config(
+        "rest",
+        sparse={"density": 0.2, "strategy": "snip"},
+        reweight={"reweight_by": "loss", "lambda_up": 80.0},
+    )
+    training = build_training(resolve(config, tiny_splits), tiny_splits, torch.device("cpu"))
+    weights = training.method.weights
+    model = copy.deepcopy(training.model)
+    model.load_state_dict(training.model.state_dict() | seen["dense"])  # the dense init
+
+    def snip_masks(loss) -> dict[str, torch.Tensor]:
+        params = maskable_parameters(model)
+        total = {name: torch.zeros_like(p) for name, p in params.items()}
+        for b in seen["batches"]:
+            model.zero_grad()
+            loss(model(b.images), b).backward()
+            for name, p in params.items():
+                total[name] += p.grad
+        return {
+            name: top_mask((params[name].detach() * total[name]).abs(), int(mask.sum()))
+            for name, mask in training.sparse.masks.items()
+        }
+
+    weighted = snip_masks(
+        lambda z, b: weighted_cross_entropy_by_hand(z, b.targets, weights[b.indices])
+    )
+    plain = snip_masks(lambda z, b: cross_entropy_by_hand(z, b.targets))
+    for name, mask in training.sparse.masks.items():
+        assert torch.equal(mask, weighted[name]), name
+    assert any(not torch.equal(mask, plain[name]) for name, mask in training.sparse.masks.items())
+    assert training.sparse.stats()["scoring_forward_samples"] == 256  # 4 batches of 64

@@ -40,6 +40,8 @@ def check_invariants(sparse, optimizer, counts: dict[str, int]) -> None:
 @pytest.mark.parametrize("strategy", ["rigl", "set"])
 @pytest.mark.parametrize("model_name", list(MODELS))
 def test_invariants_after_every_step(model_name, strategy, optimizer_name):
+    """Published order: after a whole update step, the grown weights are exactly zero
+    with zero optimizer state; at every step the density is exact and the rest zero."""
     model, sparse, optimizer = sparse_setup(
         model_name,
         optimizer_name,
@@ -53,32 +55,62 @@ def test_invariants_after_every_step(model_name, strategy, optimizer_name):
     counts = {name: int(mask.sum()) for name, mask in sparse.masks.items()}
     assert counts
     data = batch(model_name)
+    params = dict(model.named_parameters())
     for step in range(13):
         before = {name: mask.clone() for name, mask in sparse.masks.items()}
         updating = sparse.is_update_step(step)
         optimizer.zero_grad()
         F.cross_entropy(model(data[0]), data[1]).backward()
         sparse.before_optimizer_step(step)
-        if updating:
-            params = dict(model.named_parameters())
-            for name, mask in sparse.masks.items():
-                grown = mask & ~before[name]
-                assert grown.any(), name
-                assert torch.count_nonzero(params[name].detach()[grown]) == 0
-                for state in per_weight_state(optimizer, params[name]):
-                    assert torch.count_nonzero(state[grown]) == 0
-                # the gradients reaching the optimizer are masked
-                assert torch.count_nonzero(params[name].grad[~mask]) == 0
+        for name, mask in sparse.masks.items():
+            assert torch.equal(mask, before[name])  # the step trains on the old mask
+            assert torch.count_nonzero(params[name].grad[~mask]) == 0  # masked grads
         optimizer.step()
         sparse.after_optimizer_step(step)
         check_invariants(sparse, optimizer, counts)
+        for name, mask in sparse.masks.items():
+            grown = mask & ~before[name]
+            assert grown.any() == updating, name
+            assert torch.count_nonzero(params[name].detach()[grown]) == 0, name
+            for state in per_weight_state(optimizer, params[name]):
+                assert torch.count_nonzero(state[grown]) == 0, name
     assert sparse.updates_done == 4 == sparse.planned_updates  # steps 3, 6, 9, 12
     assert sparse.stats()["exploration_rate"] > sparse.stats()["density"]
 
 
-def test_regrowing_just_dropped_weights_zeroes_them_and_their_momentum():
+def test_before_step_order_lets_grown_weights_leave_the_step_at_minus_lr_g():
+    """The kept variant: the update runs before the step, so a grown weight takes one
+    plain SGD step from zero with its own gradient."""
+    model, sparse, optimizer = sparse_setup(
+        "mlp", total_steps=5, update_frequency=1, update_order="before-step", alpha=0.3
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    sparse.attach(optimizer)
+    data = batch("mlp")
+    weight = model.features[1].weight
+    before = sparse.masks["features.1.weight"].clone()
+    optimizer.zero_grad()
+    F.cross_entropy(model(data[0]), data[1]).backward()
+    gradient = weight.grad.clone()
+    sparse.before_optimizer_step(1)
+    optimizer.step()
+    sparse.after_optimizer_step(1)
+    grown = sparse.masks["features.1.weight"] & ~before
+    assert grown.any()
+    assert torch.allclose(weight.detach()[grown], -0.1 * gradient[grown])
+    assert torch.count_nonzero(weight.detach()[grown]) > 0
+
+
+def update_now(sparse: SparseTraining, step: int) -> None:
+    """A mask update at ``step`` with the current ``.grad``, no optimizer step between."""
+    sparse.before_optimizer_step(step)
+    sparse.after_optimizer_step(step)
+
+
+def test_regrown_just_dropped_weights_keep_their_value_and_momentum():
     """At density 0.9 with alpha 0.5, more weights are dropped than there are inactive
-    positions, so some just-dropped weights must come back: at zero, with zero momentum."""
+    positions, so some just-dropped weights must come back: as in RigL they keep their
+    value and momentum (never really dropped); only newly active positions restart."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 4))
     config = SparseConfig(
@@ -96,24 +128,28 @@ def test_regrowing_just_dropped_weights_zeroes_them_and_their_momentum():
     train_step(model, sparse, optimizer, data, 0)
     train_step(model, sparse, optimizer, data, 1)
     count = int(sparse.masks["0.weight"].sum())
+    before = sparse.masks["0.weight"].clone()
     assert torch.count_nonzero(weight) == count  # every active weight moved off zero
-    assert torch.count_nonzero(optimizer.state[weight]["momentum_buffer"]) == count
+    momentum = optimizer.state[weight]["momentum_buffer"]
+    assert torch.count_nonzero(momentum) == count
     n = int(0.5 * count)
-    inactive_before = weight.numel() - count
+    assert n > weight.numel() - count  # so some just-dropped weights must come back
+    values, momenta = weight.detach().clone(), momentum.clone()
     optimizer.zero_grad()
     F.cross_entropy(model(data[0]), data[1]).backward()
-    sparse.before_optimizer_step(2)
+    update_now(sparse, 2)
     mask = sparse.masks["0.weight"]
     assert int(mask.sum()) == count
-    restarted = mask & (weight.detach() == 0)
-    assert int(restarted.sum()) == n  # all grown weights, including returning ones, are zero
-    assert n > inactive_before  # so some of them were just dropped
-    momentum = optimizer.state[weight]["momentum_buffer"]
-    assert torch.count_nonzero(momentum[restarted]) == 0
-    assert torch.count_nonzero(momentum[mask & ~restarted]) == count - n
+    new = mask & ~before
+    assert new.any() and torch.count_nonzero(weight.detach()[new]) == 0
+    assert torch.count_nonzero(momentum[new]) == 0
+    kept = mask & before
+    assert torch.equal(weight.detach()[kept], values[kept])
+    assert torch.equal(momentum[kept], momenta[kept])
+    assert torch.count_nonzero(momentum[~mask]) == 0
 
 
-def single_layer(strategy: str, density: float = 0.5, seed: int = 0):
+def single_layer(strategy: str, density: float = 0.5, seed: int = 0, **config):
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(10, 10, bias=False))
     config = SparseConfig(
@@ -123,6 +159,7 @@ def single_layer(strategy: str, density: float = 0.5, seed: int = 0):
         alpha=0.4,
         alpha_schedule="constant",
         update_frequency=1,
+        **config,
     )
     return model, SparseTraining(model, config, total_steps=10, seed=seed)
 
@@ -136,28 +173,40 @@ def test_rigl_drops_smallest_magnitudes_and_grows_largest_gradients():
     weight.grad = torch.randn(10, 10)
     n = int(0.4 * 50)
     magnitude = weight.detach().abs().masked_fill(~old, float("inf")).view(-1)
-    expected_drop = set(torch.topk(magnitude, n, largest=False).indices.tolist())
-    gradient = weight.grad.abs().masked_fill(old, -1).view(-1)
-    expected_grow = set(torch.topk(gradient, n).indices.tolist())
-    sparse.before_optimizer_step(1)
-    new = sparse.masks["0.weight"].view(-1)
-    assert set((old.view(-1) & ~new).nonzero().view(-1).tolist()) == expected_drop
-    assert set((new & ~old.view(-1)).nonzero().view(-1).tolist()) == expected_grow
+    dropped = torch.topk(magnitude, n, largest=False).indices
+    survivors = old.view(-1).scatter(0, dropped, False)
+    gradient = weight.grad.abs().view(-1).masked_fill(survivors, -1)
+    expected = survivors.scatter(0, torch.topk(gradient, n).indices, True)
+    update_now(sparse, 1)
+    assert torch.equal(sparse.masks["0.weight"].view(-1), expected)
 
 
-def test_just_dropped_positions_are_not_regrown_when_avoidable():
-    """Give the just-dropped positions the largest gradients: a rule that let them
-    compete would grow them straight back."""
-    model, sparse = single_layer("rigl", density=0.3)
+def dropped_with_largest_gradients(**config):
+    """A RigL update where the weights about to be dropped (the smallest active ones)
+    carry by far the largest gradients; returns (old mask, the dropped set, new mask)."""
+    model, sparse = single_layer("rigl", density=0.3, **config)
     weight = model[0].weight
     old = sparse.masks["0.weight"].clone()
     with torch.no_grad():
-        weight.copy_(torch.randn(10, 10) * old)
-    weight.grad = torch.rand(10, 10) + 100.0 * old  # active positions: huge gradients
-    sparse.before_optimizer_step(1)
-    new = sparse.masks["0.weight"]
+        weight.copy_((torch.rand(10, 10) + 1.0) * old)
     n = int(0.4 * 30)
-    assert int((new & ~old).sum()) == n and int((old & ~new).sum()) == n
+    smallest = torch.topk(weight.detach().masked_fill(~old, 9.0).view(-1), n, largest=False)
+    dropped = torch.zeros(100, dtype=torch.bool).scatter(0, smallest.indices, True)
+    weight.grad = torch.rand(10, 10) + 100.0 * dropped.view(10, 10)
+    update_now(sparse, 1)
+    return old, dropped.view(10, 10), sparse.masks["0.weight"]
+
+
+def test_published_ranking_regrows_a_just_dropped_weight_with_a_large_gradient():
+    old, dropped, new = dropped_with_largest_gradients()
+    assert int(dropped.sum()) == 12
+    assert torch.equal(new, old)  # every dropped weight won its place straight back
+
+
+def test_avoid_dropped_ranking_keeps_just_dropped_weights_out_when_avoidable():
+    old, dropped, new = dropped_with_largest_gradients(regrow_dropped=False)
+    assert not (new & dropped).any()
+    assert int((new & ~old).sum()) == int(dropped.sum()) == 12
 
 
 @pytest.mark.parametrize("strategy", ["rigl", "set"])
@@ -243,8 +292,14 @@ def test_alpha_schedules(name, values):
 
 
 def test_replaced_count_follows_the_cosine_schedule():
+    # just-dropped weights kept out of the regrowth, so every replaced weight is a new one
     model, sparse, optimizer = sparse_setup(
-        "mlp", total_steps=40, strategy="set", update_frequency=10, density=0.2
+        "mlp",
+        total_steps=40,
+        strategy="set",
+        update_frequency=10,
+        density=0.2,
+        regrow_dropped=False,
     )
     data = batch("mlp")
     name = "features.1.weight"
@@ -274,9 +329,10 @@ def test_density_one_trains_dense():
     assert stats["density"] == 1.0 and stats["nonzeros"] == stats["total_params"]
 
 
-def test_state_dict_resumes_exactly():
+@pytest.mark.parametrize("strategy", ["set", "rigl"])
+def test_state_dict_resumes_exactly(strategy):
     def setup():
-        return sparse_setup("cnn", total_steps=16, seed=3, strategy="set", update_frequency=3)
+        return sparse_setup("cnn", total_steps=16, seed=3, strategy=strategy, update_frequency=3)
 
     data = batch("cnn")
     model, sparse, optimizer = setup()
@@ -320,6 +376,6 @@ def test_layers_without_gradient_are_left_alone():
     sparse = SparseTraining(model, config, total_steps=5, seed=0)
     before = sparse.masks["unused.weight"].clone()
     model["used"](torch.randn(4, 8)).sum().backward()
-    sparse.before_optimizer_step(1)
+    update_now(sparse, 1)
     assert torch.equal(before, sparse.masks["unused.weight"])
     assert sparse.updates_done == 1

@@ -14,6 +14,7 @@ import types
 import typing
 from typing import Any
 
+from rest.applicability import changed_fields, check_fields_read
 from rest.config import TrainConfig, field_types
 from rest.errors import RestError
 from rest.methods import METHODS
@@ -96,8 +97,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag_name(field.name), **kwargs)
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults, overridden by ``--config FILE``, overridden by explicit flags."""
+def config_from_args(args: argparse.Namespace, flags_must_apply: bool = False) -> TrainConfig:
+    """Defaults, overridden by ``--config FILE``, overridden by explicit flags.
+
+    ``flags_must_apply`` (``rest train``): a flag the method or its sparse strategy does
+    not read is an error even at its default value, and so is a changed value in the
+    file (a sweep applies each setting only where it is read instead).
+    """
     values: dict[str, Any] = {}
     if getattr(args, "config", None):
         values = TrainConfig.from_file(args.config).to_dict()
@@ -119,4 +125,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             f"method {config.method!r} trains a dense network; {', '.join(sparse_flags)} "
             "apply to the sparse methods (sparse, rest)"
         )
+    if flags_must_apply:
+        given = [d for d in vars(args) if "." in d] + changed_fields(config)  # flags, file
+        check_fields_read(config, given)
     return config

@@ -52,7 +52,7 @@ def run_train(args: argparse.Namespace) -> int:
     from rest.outputs import check_output_dir
     from rest.runs import RunDirectory
 
-    config = config_from_args(args)
+    config = config_from_args(args, flags_must_apply=True)
     out = Path(args.out) if args.out else Path(DEFAULT_RUNS_DIR) / run_name(config)
     if not RunDirectory(out).finished:  # a finished run is only read
         check_output_dir(out)

@@ -50,6 +50,9 @@ class Method:
     needs_bias_labels: ClassVar[bool] = False
     #: default source of the conflicting set for reweighting methods (None: no reweighting)
     conflict_source: ClassVar[str | None] = None
+    #: the method-specific config fields ("section.name") this method reads; giving any
+    #: other field some method declares is an error, and a sweep leaves it at its default
+    reads: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: MethodContext) -> None:
         self.context = context

@@ -20,6 +20,7 @@ from rest.methods.base import METHODS, Method, MethodContext
 @METHODS.register("groupdro")
 class GroupDRO(Method):
     needs_bias_labels = True
+    reads = frozenset({"options.groupdro_eta", "options.groupdro_balanced"})
 
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)

@@ -13,3 +13,4 @@ from rest.methods.reweight import Reweight
 @METHODS.register("jtt")
 class JTT(Reweight):
     conflict_source = "jtt"
+    reads = Reweight.reads - {"reweight.gce_q"}  # the ERM error set needs no GCE

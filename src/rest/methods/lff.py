@@ -49,6 +49,8 @@ class LossAverage:
 
 @METHODS.register("lff")
 class LfF(Method):
+    reads = frozenset({"options.lff_ema", "reweight.gce_q"})
+
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
         config = context.config

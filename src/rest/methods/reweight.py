@@ -26,6 +26,15 @@ from rest.reweight.weights import (
 @METHODS.register("reweight")
 class Reweight(Method):
     conflict_source = "labels"
+    reads = frozenset(
+        {
+            "reweight.lambda_up",
+            "reweight.reweight_by",
+            "reweight.conflict_source",
+            "reweight.infer_epochs",
+            "reweight.gce_q",
+        }
+    )
 
     weights: torch.Tensor | None = None
 

@@ -1,9 +1,11 @@
-"""ResNet-18 trained from scratch.
+"""ResNet-18 trained from scratch, in two variants that differ only in the stem.
 
-Inputs of at most 64 pixels get the CIFAR stem (3x3 stride-1 convolution, no max
-pool) so a 32x32 image is not shrunk to 8x8 before the first block; larger inputs
-(BFFHQ's 128x128, ImageNet-sized images) get the standard 7x7 stride-2 stem with max
-pool.
+``resnet18`` is the network LfF, DisEnt and the official REST code train on
+Corrupted CIFAR-10 and BFFHQ: torchvision's ImageNet stem (7x7 stride-2 convolution
+and a stride-2 max pool) at every input size, so a 32x32 image reaches the first
+block at 8x8. ``resnet18-cifar`` keeps the CIFAR stem (3x3 stride-1 convolution, no
+max pool): the blocks see the full 32x32 image, which costs about 15 times the FLOPs
+and is not comparable with the published numbers.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 from torch import nn
 
 from rest.models.registry import MODELS
-
-CIFAR_STEM_MAX_SIZE = 64
 
 
 class BasicBlock(nn.Module):
@@ -68,5 +68,13 @@ class ResNet18(nn.Module):
 def build_resnet18(
     num_classes: int, input_shape: tuple[int, int, int], width: int | None
 ) -> nn.Module:
-    cifar_stem = max(input_shape[1:]) <= CIFAR_STEM_MAX_SIZE
-    return ResNet18(num_classes, input_shape[0], width or 64, cifar_stem=cifar_stem)
+    """The published ResNet-18: ImageNet stem at every input size."""
+    return ResNet18(num_classes, input_shape[0], width or 64, cifar_stem=False)
+
+
+@MODELS.register("resnet18-cifar")
+def build_resnet18_cifar(
+    num_classes: int, input_shape: tuple[int, int, int], width: int | None
+) -> nn.Module:
+    """ResNet-18 with the CIFAR stem: full resolution through the first stage."""
+    return ResNet18(num_classes, input_shape[0], width or 64, cifar_stem=True)

@@ -14,6 +14,8 @@ from rest.sparse.schedules import ALPHA_SCHEDULES
 from rest.sparse.strategies import STRATEGIES
 from rest.validation import FRACTION, POSITIVE, between, check_fields
 
+UPDATE_ORDERS = ("after-step", "before-step")
+
 
 @dataclass
 class SparseConfig:
@@ -62,6 +64,24 @@ class SparseConfig:
     alpha_schedule: str = field(
         default="cosine",
         metadata={"help": "decay of that fraction over the updates: cosine, linear, constant"},
+    )
+    update_order: str = field(
+        default="after-step",
+        metadata={
+            "help": "when a mask update runs: after-step (published RigL: the optimizer steps "
+            "on the old mask, then the update ranks by that step's gradient, so grown weights "
+            "start at exactly zero) or before-step (the update runs first and grown weights "
+            "leave the step at -lr*g)",
+            "choices": UPDATE_ORDERS,
+        },
+    )
+    regrow_dropped: bool = field(
+        default=True,
+        metadata={
+            "help": "just-dropped weights compete with every inactive position for regrowth "
+            "(published RigL: one that wins keeps its value); off: they rank below every "
+            "other inactive position"
+        },
     )
     stop_fraction: float = field(
         default=1.0,

@@ -1,9 +1,9 @@
 """Grow rules: which inactive positions a dynamic mask update brings back.
 
 A rule maps ``(weight, grad, generator)`` to a non-negative score shaped like the
-weight; the update grows the inactive positions with the *highest* scores (the
-non-negativity lets the update rank just-dropped positions below every other
-inactive one). ``dense_gradient`` says whether the rule reads the gradient of the
+weight; the update grows the non-surviving positions with the *highest* scores
+(the non-negativity lets ``regrow_dropped=False`` rank just-dropped positions below
+every other inactive one). ``dense_gradient`` says whether the rule reads the gradient of the
 inactive weights, which costs a dense backward pass at update steps (counted in
 the training FLOPs).
 """

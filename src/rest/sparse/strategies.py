@@ -11,6 +11,19 @@ from dataclasses import dataclass
 
 from rest.registry import Registry
 
+DYNAMIC_FIELDS = frozenset(
+    {
+        "sparse.update_frequency",
+        "sparse.target_updates",
+        "sparse.alpha",
+        "sparse.alpha_schedule",
+        "sparse.stop_fraction",
+        "sparse.update_order",
+        "sparse.regrow_dropped",
+    }
+)
+"""The config fields that drive mask updates: read by dynamic strategies only."""
+
 
 @dataclass(frozen=True)
 class Strategy:
@@ -24,6 +37,11 @@ class Strategy:
     @property
     def dynamic(self) -> bool:
         return self.grow is not None
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The strategy-specific config fields ("section.name") this strategy reads."""
+        return DYNAMIC_FIELDS if self.dynamic else frozenset()
 
 
 STRATEGIES: Registry[Strategy] = Registry("sparse strategy")

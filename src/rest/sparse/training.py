@@ -3,9 +3,15 @@
 Step order, with ``step`` counting from 0::
 
     loss.backward()
-    sparse.before_optimizer_step(step)   # mask update at update steps, then mask the grads
+    sparse.before_optimizer_step(step)   # mask the grads (keeping the dense one at updates)
     optimizer.step()
-    sparse.after_optimizer_step(step)    # zero the inactive weights again
+    sparse.after_optimizer_step(step)    # zero the inactive weights, then update the masks
+
+This is the published RigL order (Evci et al. 2020): the optimizer steps on the
+current mask, then an update step drops the smallest weights and grows the
+inactive positions whose gradient *in that step* was largest; grown weights start
+at exactly zero with zeroed optimizer state. ``update_order="before-step"`` runs the
+update before the step instead (grown weights then leave the step at ``-lr * g``).
 
 Masking the gradients before the step keeps every optimizer state tensor zero at
 inactive positions (SGD momentum and weight decay, Adam moments), so inactive
@@ -20,6 +26,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +39,7 @@ from rest.sparse.drop import DROP_RULES
 from rest.sparse.grow import GROW_RULES
 from rest.sparse.masking import maskable_parameters, model_size, random_mask, top_mask
 from rest.sparse.schedules import ALPHA_SCHEDULES
-from rest.sparse.scores import SCORE_BATCHES, STATIC_SCORES
+from rest.sparse.scores import SCORE_BATCHES, STATIC_SCORES, Objective, on_pairs
 from rest.sparse.strategies import STRATEGIES
 
 
@@ -80,6 +87,10 @@ class SparseTraining:
         self.update_frequency = resolve_update_frequency(config, total_steps)
         self.stop_step = max(1, math.floor(total_steps * config.stop_fraction))
         self.updates_done = 0
+        # samples pushed through dense forward / backward passes to score a static mask
+        self.scoring_passes = {"scoring_forward_samples": 0, "scoring_backward_samples": 0}
+        # dense gradients kept from before_optimizer_step for an after-step mask update
+        self._update_gradients: dict[str, Tensor | None] | None = None
         self._optimizer: torch.optim.Optimizer | None = None
         self._generators: dict[torch.device, torch.Generator] = {}
 
@@ -117,40 +128,59 @@ class SparseTraining:
 
     def initialize_from_data(
         self,
-        batches: Iterable[tuple[Tensor, Tensor]],
-        loss_fn: Callable | None = None,
+        batches: Iterable[Any],
+        objective: Objective | None = None,
         max_batches: int = SCORE_BATCHES,
     ) -> None:
-        """Choose SNIP/GraSP masks from the first ``max_batches`` ``(inputs, targets)``
-        batches (a lazy iterable over a whole loader is fine); no-op for other strategies.
+        """Choose SNIP/GraSP masks from the first ``max_batches`` batches (a lazy iterable
+        over a whole loader is fine); no-op for other strategies.
 
-        ``loss_fn(logits, targets)`` gets raw logits (default: cross-entropy).
+        ``objective(forward, batch)`` is the loss the run trains with, the logits taken
+        as ``forward(inputs)`` (see :mod:`rest.sparse.scores`); default: cross-entropy
+        over ``(inputs, targets)`` batches.
         """
         if self._dense_init is None:
             return
         batches = list(itertools.islice(batches, max_batches))
         if not batches:
             raise RestError(f"strategy {self.config.strategy!r} needs at least one batch to score")
+        device = next(iter(self._maskable.values())).device
+        objective = objective or on_pairs(F.cross_entropy, device)
+        forward_samples = 0
+
+        def counted(forward: Callable[[Tensor], Tensor], batch: Any) -> Tensor:
+            def counting_forward(inputs: Tensor) -> Tensor:
+                nonlocal forward_samples
+                forward_samples += int(inputs.shape[0])
+                return forward(inputs)
+
+            return objective(counting_forward, batch)
+
         # Scoring runs forward passes; keep them from moving BatchNorm running statistics.
         buffers = {name: b.clone() for name, b in self.model.named_buffers()}
         with torch.no_grad():
             for name, layer in self._layers.items():
                 layer.param.copy_(self._dense_init[name])
         assert self.strategy.score is not None
-        scores = STATIC_SCORES.get(self.strategy.score)(
-            self.model, self._maskable, batches, loss_fn or F.cross_entropy
-        )
+        score = STATIC_SCORES.get(self.strategy.score)
+        scores = score.score(self.model, self._maskable, batches, counted)
         with torch.no_grad():
             for name, b in self.model.named_buffers():
                 b.copy_(buffers[name])
         for name, layer in self._layers.items():
             layer.set_mask(top_mask(scores[name], layer.count))
             layer.ever_active.copy_(layer.mask)
+        samples = forward_samples // score.forward_passes
+        self.scoring_passes = {
+            "scoring_forward_samples": samples * score.forward_passes,
+            "scoring_backward_samples": samples * score.backward_passes,
+        }
         self._dense_init = None
         self.apply_masks()
 
     def before_optimizer_step(self, step: int) -> None:
-        """After ``loss.backward()``: update the masks at update steps, then mask the grads."""
+        """After ``loss.backward()``: mask the grads; at an update step, update the masks
+        first (``before-step``) or keep the dense gradient for the update after the step."""
         if self._dense_init is not None:
             raise RestError(
                 f"strategy {self.config.strategy!r} scores its mask from data: call "
@@ -158,14 +188,22 @@ class SparseTraining:
             )
         self._follow_device()
         if self.is_update_step(step):
-            self._update_masks(step)
+            gradients = self._gradients()
+            if self.config.update_order == "before-step":
+                self._update_masks(step, gradients)
+            else:
+                self._update_gradients = gradients
         for layer in self._layers.values():
             if layer.param.grad is not None:
                 layer.param.grad.masked_fill_(layer.inactive, 0.0)
 
     def after_optimizer_step(self, step: int) -> None:
-        """After ``optimizer.step()``: inactive weights back to exactly zero."""
+        """After ``optimizer.step()``: inactive weights back to exactly zero, then the
+        after-step mask update with the gradient kept before the step."""
         self.apply_masks()
+        if self._update_gradients is not None:
+            gradients, self._update_gradients = self._update_gradients, None
+            self._update_masks(step, gradients)
 
     def is_update_step(self, step: int) -> bool:
         return (
@@ -189,30 +227,44 @@ class SparseTraining:
 
     # -- mask updates ------------------------------------------------------------------------
 
-    def _update_masks(self, step: int) -> None:
+    def _gradients(self) -> dict[str, Tensor | None]:
+        """Each layer's dense gradient (a copy when the grow rule ranks by it)."""
+        assert self.strategy.grow is not None
+        if not GROW_RULES.get(self.strategy.grow).dense_gradient:
+            return dict.fromkeys(self._layers)
+        return {
+            name: None if layer.param.grad is None else layer.param.grad.detach().clone()
+            for name, layer in self._layers.items()
+        }
+
+    def _update_masks(self, step: int, gradients: dict[str, Tensor | None]) -> None:
         assert self.strategy.drop is not None and self.strategy.grow is not None
         drop = DROP_RULES.get(self.strategy.drop)
         grow = GROW_RULES.get(self.strategy.grow)
         fraction = ALPHA_SCHEDULES.get(self.config.alpha_schedule)(
             self.config.alpha, step, self.stop_step
         )
-        for layer in self._layers.values():
-            grad = layer.param.grad
+        for name, layer in self._layers.items():
+            grad = gradients[name]
             if grow.dense_gradient and grad is None:
                 continue  # a layer the loss did not reach cannot be ranked
             n = math.floor(fraction * layer.count)
             if n > 0:
-                self._replace(layer, n, drop, grow.score)
+                self._replace(layer, n, grad, drop, grow.score)
         self.updates_done += 1
 
-    def _replace(self, layer: _Layer, n: int, drop: Callable, grow: Callable) -> None:
-        """Drop the ``n`` lowest-scoring active weights, grow the ``n`` best inactive ones.
+    def _replace(
+        self, layer: _Layer, n: int, grad: Tensor | None, drop: Callable, grow: Callable
+    ) -> None:
+        """Drop the ``n`` lowest-scoring active weights, grow the ``n`` best other positions.
 
-        Just-dropped positions rank below every other inactive position (RigL), so they
-        return only when nothing else is left; kept positions can never be chosen.
+        Only the surviving weights are kept out of the grow ranking (RigL), so a
+        just-dropped weight may win its place back and then keeps its value and optimizer
+        state, as if never dropped; with ``regrow_dropped`` off, just-dropped positions
+        rank below every other inactive one. Newly active weights start at zero with zero
+        optimizer state; dropped ones go to zero with theirs.
         """
         weight = layer.param.detach()
-        grad = layer.param.grad
         generator = self._generator(weight.device)
         mask = layer.mask.view(-1)
 
@@ -220,18 +272,18 @@ class SparseTraining:
         dropped = torch.topk(keep_score, n, largest=False, sorted=False).indices
         survivors = mask.scatter(0, dropped, False)
 
-        grow_score = grow(weight, grad, generator).reshape(-1).masked_fill(mask, -1.0)
-        grow_score.masked_fill_(survivors, -math.inf)
+        grow_score = grow(weight, grad, generator).reshape(-1)
+        if not self.config.regrow_dropped:  # grow scores are >= 0, so -1 ranks below them
+            grow_score = grow_score.masked_fill(mask, -1.0)
+        grow_score = grow_score.masked_fill(survivors, -math.inf)
         grown = torch.topk(grow_score, n, sorted=False).indices
+        new_mask = survivors.scatter(0, grown, True).view(weight.shape)
 
-        # Dropped weights go to zero; grown ones start at zero (a just-dropped one regrown
-        # must not keep its old value), and so does their optimizer state.
-        lost = ~survivors.view(weight.shape)
+        changed = new_mask ^ layer.mask
         with torch.no_grad():
-            layer.param.masked_fill_(lost, 0.0)
-        self._reset_optimizer_state(layer.param, lost)
-        survivors.scatter_(0, grown, True)
-        layer.set_mask(survivors.view(weight.shape))
+            layer.param.masked_fill_(changed, 0.0)
+        self._reset_optimizer_state(layer.param, changed)
+        layer.set_mask(new_mask)
 
     def _reset_optimizer_state(self, param: nn.Parameter, positions: Tensor) -> None:
         """Zero every per-weight optimizer state tensor (momentum, Adam moments...) there."""
@@ -267,7 +319,8 @@ class SparseTraining:
         return ever / total
 
     def stats(self) -> dict:
-        """JSON-able summary: model size under the masks and the update history."""
+        """JSON-able summary: model size under the masks, the update history and the
+        dense scoring passes a SNIP/GraSP mask cost (for the training FLOPs)."""
         grow = GROW_RULES.get(self.strategy.grow) if self.strategy.grow else None
         return {
             "strategy": self.config.strategy,
@@ -279,6 +332,7 @@ class SparseTraining:
             "updates_done": self.updates_done,
             "dense_gradient_updates": self.updates_done if grow and grow.dense_gradient else 0,
             "exploration_rate": self.exploration_rate(),
+            **self.scoring_passes,
         }
 
     def state_dict(self) -> dict:
@@ -287,6 +341,7 @@ class SparseTraining:
             "masks": {n: layer.mask.clone() for n, layer in self._layers.items()},
             "ever_active": {n: layer.ever_active.clone() for n, layer in self._layers.items()},
             "updates_done": self.updates_done,
+            "scoring_passes": dict(self.scoring_passes),
             "rng": {str(d): g.get_state() for d, g in self._generators.items()},
         }
 
@@ -313,6 +368,7 @@ class SparseTraining:
             layer.set_mask(masks[name].to(layer.mask.device, torch.bool))
             layer.ever_active.copy_(ever_active[name])
         self.updates_done = updates_done
+        self.scoring_passes.update(state.get("scoring_passes", {}))
         for device, generator_state in rng.items():
             self._generator(torch.device(device)).set_state(generator_state)
         self._dense_init = None
