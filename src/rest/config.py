@@ -47,9 +47,19 @@ SCHEDULERS = ("plateau", "cosine", "none")
 
 @dataclass
 class OptimConfig:
-    optimizer: str = field(default="sgd", metadata=_help("optimizer", choices=OPTIMIZERS))
+    optimizer: str | None = field(
+        default=None,
+        metadata=_help(
+            "optimizer (default: the method's published one: adam for lff, sgd otherwise)",
+            choices=OPTIMIZERS,
+        ),
+    )
     lr: float | None = field(
-        default=None, metadata=_help("learning rate (default: 0.01 for cnn/mlp, 0.001 for resnet)")
+        default=None,
+        metadata=_help(
+            "learning rate (default: 0.001 for lff with adam, as published; otherwise 0.01 "
+            "for cnn/mlp, 0.001 for resnet)"
+        ),
     )
     momentum: float = field(default=0.9, metadata=_help("SGD momentum"))
     weight_decay: float = field(default=0.0, metadata=_help("weight decay"))
@@ -66,7 +76,7 @@ class OptimConfig:
     plateau_patience: int = field(default=5, metadata=_help("reduce-on-plateau patience (epochs)"))
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise RestError(f"unknown optimizer {self.optimizer!r}; choose one of: sgd, adam")
         if self.scheduler not in SCHEDULERS:
             raise RestError(

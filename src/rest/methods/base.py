@@ -50,6 +50,10 @@ class Method:
     needs_bias_labels: ClassVar[bool] = False
     #: default source of the conflicting set for reweighting methods (None: no reweighting)
     conflict_source: ClassVar[str | None] = None
+    #: the optimizer the method was published with (``--optimizer`` unset)
+    default_optimizer: ClassVar[str] = "sgd"
+    #: its published learning rate (``--lr`` unset); None: the model's published one
+    default_lr: ClassVar[float | None] = None
 
     def __init__(self, context: MethodContext) -> None:
         self.context = context
@@ -64,6 +68,15 @@ class Method:
     @property
     def name(self) -> str:
         return self.context.config.method
+
+    @classmethod
+    def auxiliary_training(
+        cls, config: TrainConfig, train_size: int, epochs_trained: int
+    ) -> dict[str, float]:
+        """Work on models other than the main one, for the training FLOPs: component name
+        -> dense forward passes, in samples (a training sample costs 3: forward + backward)."""
+        del config, train_size, epochs_trained
+        return {}
 
     def prepare(self) -> dict[str, Any]:
         """Work done once before training; returns a JSON-able report for the summary."""
