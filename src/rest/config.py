@@ -57,11 +57,19 @@ SCHEDULERS = ("plateau", "cosine", "none")
 class OptimConfig:
     SECTION: ClassVar[str] = "optim"
 
-    optimizer: str = field(default="sgd", metadata=_help("optimizer", choices=OPTIMIZERS))
+    optimizer: str | None = field(
+        default=None,
+        metadata=_help(
+            "optimizer (default: the method's published one: adam for lff, sgd otherwise)",
+            choices=OPTIMIZERS,
+        ),
+    )
     lr: float | None = field(
         default=None,
         metadata=_help(
-            "learning rate (default: 0.01 for cnn/mlp, 0.001 for resnet)", range=POSITIVE
+            "learning rate (default: 0.001 for lff with adam, as published; otherwise 0.01 "
+            "for cnn/mlp, 0.001 for resnet)",
+            range=POSITIVE,
         ),
     )
     momentum: float = field(

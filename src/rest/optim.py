@@ -13,6 +13,7 @@ def build_optimizer(
     parameters: Iterable[torch.nn.Parameter], config: OptimConfig
 ) -> torch.optim.Optimizer:
     assert config.lr is not None, "resolve() sets the learning rate"
+    assert config.optimizer is not None, "resolve() sets the optimizer"
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay

@@ -17,7 +17,8 @@ from rest.models import MODELS
 from rest.sparse.config import SparseConfig
 
 # Published learning rates (DESIGN.md 1.3): 0.01 for the Colored-MNIST CNN, 0.001 for
-# ResNet-18 on Corrupted CIFAR-10 and BFFHQ.
+# ResNet-18 on Corrupted CIFAR-10 and BFFHQ. A method published with its own optimizer
+# and lr (LfF: Adam at 0.001) overrides them when --optimizer and --lr are unset.
 DEFAULT_LR = {"cnn": 0.01, "mlp": 0.01, "resnet18": 0.001, "resnet18-cifar": 0.001}
 FALLBACK_LR = 0.001
 
@@ -28,8 +29,12 @@ def resolve(config: TrainConfig, splits: BiasedSplits) -> TrainConfig:
     model = config.model.model or str(splits.info.get("model", "resnet18"))
     MODELS.get(model)
     changes: dict[str, object] = {"model.model": model}
+    optimizer = config.optim.optimizer or method.default_optimizer
+    changes["optim.optimizer"] = optimizer
     if config.optim.lr is None:
-        changes["optim.lr"] = DEFAULT_LR.get(model, FALLBACK_LR)
+        # a method's published lr belongs to its published optimizer
+        published = method.default_lr if optimizer == method.default_optimizer else None
+        changes["optim.lr"] = published or DEFAULT_LR.get(model, FALLBACK_LR)
 
     source = config.reweight.conflict_source
     if method.conflict_source is None:

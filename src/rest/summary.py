@@ -12,6 +12,7 @@ from torch import nn
 
 from rest.config import TrainConfig
 from rest.data.dataset import BiasedSplits
+from rest.methods import METHODS
 from rest.sparse import SparseTraining, inference_flops, model_size, training_flops
 
 
@@ -51,15 +52,22 @@ def build_summary(
     masks = sparse.masks if sparse is not None else None
     input_shape = splits.train.image_shape
     inference = inference_flops(model, input_shape, masks)
-    steps_per_epoch = math.ceil(len(splits.train) / config.optim.batch_size)
+    # every epoch trains on len(train) samples (a permutation, or as many weighted draws),
+    # so the partial last batch counts at its real size
+    train_size = len(splits.train)
+    epochs_trained = len(records)
     training = training_flops(
         model,
         input_shape,
         masks=masks,
-        steps=steps_per_epoch * config.optim.epochs,
+        steps=math.ceil(train_size / config.optim.batch_size) * epochs_trained,
         batch_size=config.optim.batch_size,
+        samples=train_size * epochs_trained,
         dense_gradient_updates=(
             sparse.stats()["dense_gradient_updates"] if sparse is not None else 0
+        ),
+        other_models=METHODS.get(config.method).auxiliary_training(
+            config, train_size, epochs_trained
         ),
     )
     by_epoch = {r["epoch"]: r for r in records}

@@ -53,6 +53,10 @@ class Method:
     #: the method-specific config fields ("section.name") this method reads; giving any
     #: other field some method declares is an error, and a sweep leaves it at its default
     reads: ClassVar[frozenset[str]] = frozenset()
+    #: the optimizer the method was published with (``--optimizer`` unset)
+    default_optimizer: ClassVar[str] = "sgd"
+    #: its published learning rate (``--lr`` unset); None: the model's published one
+    default_lr: ClassVar[float | None] = None
 
     def __init__(self, context: MethodContext) -> None:
         self.context = context
@@ -67,6 +71,15 @@ class Method:
     @property
     def name(self) -> str:
         return self.context.config.method
+
+    @classmethod
+    def auxiliary_training(
+        cls, config: TrainConfig, train_size: int, epochs_trained: int
+    ) -> dict[str, float]:
+        """Work on models other than the main one, for the training FLOPs: component name
+        -> dense forward passes, in samples (a training sample costs 3: forward + backward)."""
+        del config, train_size, epochs_trained
+        return {}
 
     def prepare(self) -> dict[str, Any]:
         """Work done once before training; returns a JSON-able report for the summary."""

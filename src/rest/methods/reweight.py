@@ -7,7 +7,7 @@ sampler with replacement (as published) or as per-sample loss weights.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -21,6 +21,9 @@ from rest.reweight.weights import (
     upweight,
     weighted_cross_entropy,
 )
+
+if TYPE_CHECKING:
+    from rest.config import TrainConfig
 
 
 @METHODS.register("reweight")
@@ -42,12 +45,9 @@ class Reweight(Method):
         config = self.context.config.reweight
         assert config.conflict_source is not None, "resolve() sets the conflict source"
         conflicts = infer_conflict_set(config.conflict_source, self.context)
-        train = self.context.splits.train
-        share = (
-            float(train.conflicting.float().mean())
-            if train.has_bias_labels
-            else conflicts.report["upweighted_share"]
-        )
+        # The share of the set the method upweights -- the true share only when the set
+        # comes from the labels: a label-free run never reads the bias labels.
+        share = conflicts.report["upweighted_share"]
         lambda_up = config.lambda_up if config.lambda_up is not None else default_lambda_up(share)
         self.weights = upweight(conflicts.upweighted, lambda_up)
         return {
@@ -56,6 +56,16 @@ class Reweight(Method):
             "reweight_by": config.reweight_by,
             "expected_sampled_share": expected_upweighted_share(conflicts.upweighted, lambda_up),
         }
+
+    @classmethod
+    def auxiliary_training(
+        cls, config: TrainConfig, train_size: int, epochs_trained: int
+    ) -> dict[str, float]:
+        """An inferred set costs the inference model's epochs and one pass over train."""
+        source = config.reweight.conflict_source
+        if source in (None, "labels"):
+            return {}
+        return {f"{source}_inference": (3 * config.reweight.infer_epochs + 1) * train_size}
 
     @property
     def _by_loss(self) -> bool:

@@ -7,7 +7,8 @@ its dense FLOPs times its density (multiplications by pruned weights are skipped
 everything else the counter sees is counted dense. Training follows the RigL
 accounting (Evci et al. 2020): forward + backward = 3 forward passes of the sparse
 model per sample, plus, at each mask update that ranks inactive weights by their
-gradient, a dense weight-gradient pass in place of a sparse one.
+gradient, a dense weight-gradient pass in place of a sparse one. Every other model
+a run trains (LfF's biased model, a conflict-inference model) is counted dense.
 """
 
 from __future__ import annotations
@@ -88,25 +89,45 @@ def training_flops(
     *,
     steps: int,
     batch_size: int,
+    samples: int | None = None,
     dense_gradient_updates: int = 0,
+    other_models: dict[str, float] | None = None,
 ) -> dict:
-    """Training FLOPs of ``steps`` steps of ``batch_size`` samples, dense vs sparse.
+    """Training FLOPs of a run: the main model's ``steps`` steps plus every other model trained.
 
-    ``dense_gradient_updates`` is the number of mask updates that needed the dense
-    gradient (``SparseTraining.stats()["dense_gradient_updates"]``: RigL's updates;
-    SET and static strategies need none). At such a step the backward pass computes
-    the dense weight gradient: 2 sparse + 1 dense forward instead of 3 sparse.
+    ``samples`` is the number of samples the main model trained on (default ``steps *
+    batch_size``; a partial last batch makes it smaller). ``dense_gradient_updates``
+    is the number of mask updates that needed the dense gradient
+    (``SparseTraining.stats()["dense_gradient_updates"]``: RigL's updates; SET and
+    static strategies need none). At such a step the backward pass computes the dense
+    weight gradient of a ``batch_size`` batch: 2 sparse + 1 dense forward instead of 3
+    sparse. ``other_models`` maps a component (LfF's biased model, the model that
+    infers a conflicting set, a mask-scoring pass) to its dense forward passes in
+    samples; those run dense, so they cost the same in the dense and the sparse total.
+
+    Returns the totals ``dense``, ``sparse`` and ``ratio`` over every component, and
+    ``components`` = {name: {dense, sparse}} with the main model under ``main``.
     """
     forward = inference_flops(model, input_shape, masks)
     dense, sparse = forward["dense"], forward["sparse"]
-    samples = steps * batch_size
-    dense_total = 3 * dense * samples
-    sparse_total = 3 * sparse * samples + (dense - sparse) * batch_size * dense_gradient_updates
+    samples = steps * batch_size if samples is None else samples
+    components = {
+        "main": {
+            "dense": 3 * dense * samples,
+            "sparse": 3 * sparse * samples + (dense - sparse) * batch_size * dense_gradient_updates,
+        }
+    }
+    for name, passes in (other_models or {}).items():
+        components[name] = {"dense": dense * passes, "sparse": dense * passes}
+    dense_total = sum(component["dense"] for component in components.values())
+    sparse_total = sum(component["sparse"] for component in components.values())
     return {
         "steps": steps,
         "batch_size": batch_size,
+        "samples": samples,
         "dense_gradient_updates": dense_gradient_updates,
         "dense": dense_total,
         "sparse": sparse_total,
         "ratio": sparse_total / dense_total if dense_total else 1.0,
+        "components": components,
     }
