@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-from methods_testing import FixedLogits, build_method
 
 from rest.loader import Batch
 
+from methods_testing import FixedLogits, build_method
 from training_testing import NUM_CLASSES, tiny_config
 
 

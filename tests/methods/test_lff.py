@@ -7,7 +7,6 @@ import copy
 
 import pytest
 import torch
-from methods_testing import FixedLogits, build_method
 from torch.nn import functional as F
 
 from rest.loader import Batch
@@ -15,6 +14,7 @@ from rest.methods.lff import LossAverage
 from rest.resolve import resolve
 from rest.reweight.gce import generalized_cross_entropy
 
+from methods_testing import FixedLogits, build_method
 from training_testing import tiny_config
 
 

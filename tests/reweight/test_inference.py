@@ -7,13 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from methods_testing import build_method
 from rest.data.dataset import BiasedDataset, BiasedSplits
 from rest.engine import fit
 from rest.methods.base import Method
 from rest.reweight.inference import GCEBiasedModelLoss, infer_conflict_set, score_against_labels
 from rest.reweight.weights import default_lambda_up
 
+from methods_testing import build_method
 from training_testing import make_split, tiny_config
 
 
