@@ -83,6 +83,7 @@ def build_training(
             build_optimizer(aux_model.parameters(), config.optim),
             aux_loader,
             show_progress=show_progress,
+            precision=config.run.precision,
         )
         for epoch in range(epochs):
             stats = aux_trainer.train_epoch(f"{description} {epoch + 1}/{epochs}")
@@ -121,7 +122,7 @@ def build_training(
             sparse.initialize_from_data(
                 ((b.images, b.targets) for b in loader), torch.nn.functional.cross_entropy
             )
-    trainer = Trainer(model, method, optimizer, loader, sparse, show_progress)
+    trainer = Trainer(model, method, optimizer, loader, sparse, show_progress, config.run.precision)
     return Training(
         model=model,
         method=method,

@@ -19,6 +19,7 @@ from typing import Any
 
 from rest.data.config import DataConfig
 from rest.errors import RestError
+from rest.precision import PRECISIONS
 from rest.sparse.config import SparseConfig
 
 
@@ -170,6 +171,23 @@ class RunConfig:
         default="auto", metadata=_help("cpu, cuda, cuda:N, or auto (cuda when available)")
     )
     eval_batch_size: int = field(default=1024, metadata=_help("batch size for evaluation"))
+    precision: str = field(
+        default="fp32",
+        metadata=_help(
+            "arithmetic of training and evaluation: fp32; bf16 autocast (CPU and CUDA); fp16 "
+            "autocast with loss scaling, skipping steps whose gradients overflow (CUDA only). "
+            "Weights, optimizer state and sparse masks stay fp32 in every mode. fp32 is the "
+            "default because bf16 measured slower on a 2-core CPU (benchmarks/results/speed.md)",
+            choices=PRECISIONS,
+        ),
+    )
+    test_every_epoch: bool = field(
+        default=False,
+        metadata=_help(
+            "evaluate the test split after every epoch (per-epoch test curves); by default "
+            "only epochs that become the selected one and the last epoch are tested"
+        ),
+    )
     checkpoint_every: int = field(
         default=1, metadata=_help("save the resumable last checkpoint every N epochs")
     )
@@ -179,6 +197,10 @@ class RunConfig:
             raise RestError(f"unknown --device {self.device!r}; use auto, cpu, cuda or cuda:N")
         if self.eval_batch_size < 1:
             raise RestError("--eval-batch-size must be at least 1")
+        if self.precision not in PRECISIONS:
+            raise RestError(
+                f"unknown --precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}"
+            )
         if self.checkpoint_every < 1:
             raise RestError("--checkpoint-every must be at least 1")
 
