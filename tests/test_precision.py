@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rest.build import build_training
+from rest.engine import fit
 from rest.errors import RestError
 from rest.metrics import predict
 from rest.precision import GradientStep, check_precision
@@ -101,3 +102,10 @@ def test_a_step_with_non_finite_gradients_moves_neither_weights_nor_masks(tiny_s
     assert sparse.updates_done == 1
     changed = [n for n, p in model.named_parameters() if not torch.equal(p.detach(), weights[n])]
     assert changed
+
+
+def test_fp16_on_a_cpu_run_fails_before_writing_anything(tiny_splits, tmp_path):
+    config = tiny_config("erm", run={"precision": "fp16"})
+    with pytest.raises(RestError, match="fp16 needs a CUDA device"):
+        fit(config, tiny_splits, out=tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists()

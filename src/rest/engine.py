@@ -30,7 +30,6 @@ from rest.config import TrainConfig
 from rest.data.dataset import BiasedSplits
 from rest.errors import RestError
 from rest.metrics import evaluate, selection_metric
-from rest.precision import check_precision
 from rest.resolve import resolve
 from rest.runs import RunDirectory
 from rest.sparse import save_compact
@@ -76,7 +75,6 @@ def fit(
     """Train one run on ``splits`` and return its summary (also written to ``out``)."""
     config = resolve(config, splits)
     device = resolve_device(config.run.device)
-    check_precision(config.run.precision, device)
     run = RunDirectory(out) if out is not None else None
     if run is not None and run.finished:
         run.start(config.to_dict(), resume=True)  # checks the settings match
