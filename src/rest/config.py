@@ -177,7 +177,8 @@ class RunConfig:
             "arithmetic of training and evaluation: fp32; bf16 autocast (CPU and CUDA); fp16 "
             "autocast with loss scaling, skipping steps whose gradients overflow (CUDA only). "
             "Weights, optimizer state and sparse masks stay fp32 in every mode. fp32 is the "
-            "default because bf16 measured slower on a 2-core CPU (benchmarks/results/speed.md)",
+            "default because a bf16 epoch measured 3.5x slower than fp32 on a 2-core CPU "
+            "(benchmarks/results/speed-throughput.md)",
             choices=PRECISIONS,
         ),
     )

@@ -9,8 +9,9 @@ step whose unscaled gradients are not finite changes nothing -- no optimizer ste
 no mask update -- and only lowers the scale.
 
 The default is fp32 on every device: on the 2-core CPU this was built on, a bf16
-training step measured slower than fp32 (``benchmarks/results/speed.md``), and no
-GPU was available to measure; pass ``--precision bf16`` where it measures faster.
+training epoch measured 3.5x slower than fp32
+(``benchmarks/results/speed-throughput.md``), and no GPU was available to measure;
+pass ``--precision bf16`` where it measures faster.
 """
 
 from __future__ import annotations
