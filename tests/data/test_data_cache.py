@@ -51,6 +51,9 @@ def test_options_that_change_pixels_or_labels_get_their_own_entry(disent_dir, tm
     assert built
     _, built = read_cached(root, DataConfig(dataset=str(root), cache_dir=cache, image_size=4))
     assert not built
+    relative = os.path.relpath(root)
+    _, built = read_cached(Path(relative), DataConfig(dataset=relative, cache_dir=cache))
+    assert not built  # the same folder, named differently
 
 
 def test_a_changed_or_added_source_file_rebuilds_the_entry(disent_dir, tmp_path):

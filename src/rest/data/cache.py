@@ -83,7 +83,10 @@ def fingerprint(files: list[Path], root: Path) -> str:
 
 
 def entry_key(path: Path, reader: str, config: DataConfig) -> str:
-    options = {k: v for k, v in dataclasses.asdict(config).items() if k != "cache_dir"}
+    # The resolved path stands for ``dataset``: ./data and /abs/data share an entry.
+    options = {
+        k: v for k, v in dataclasses.asdict(config).items() if k not in ("cache_dir", "dataset")
+    }
     options.update(path=str(path.resolve()), reader=reader, format=CACHE_FORMAT)
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:32]
 
