@@ -39,6 +39,7 @@ import torch
 from rest.config import TrainConfig
 from rest.demo import DEMO_RECIPE
 from rest.methods import METHODS
+from rest.precision import PRECISIONS
 from rest.report import Group, group_runs, write_report
 from rest.sweep import plan_sweep, run_sweep
 
@@ -85,13 +86,16 @@ PRESETS: dict[str, list[Block]] = {
 }
 
 
-def base_config(block: Block, device: str, fashion_source: str | None) -> TrainConfig:
+def base_config(
+    block: Block, device: str, fashion_source: str | None, precision: str = "fp32"
+) -> TrainConfig:
     data: dict[str, Any] = {"dataset": block.dataset}
     if block.dataset == "cfmnist" and fashion_source:
         data["source"] = fashion_source
     values: dict[str, Any] = {key: dict(value) for key, value in block.recipe.items()}
     values["optim"] = {**values.get("optim", {}), "epochs": block.epochs}
-    return TrainConfig.from_dict({**values, "data": data, "run": {"device": device}})
+    run = {"device": device, "precision": precision}
+    return TrainConfig.from_dict({**values, "data": data, "run": run})
 
 
 def run_preset(args: argparse.Namespace) -> list[Any]:
@@ -100,7 +104,7 @@ def run_preset(args: argparse.Namespace) -> list[Any]:
     for block in PRESETS[args.preset]:
         if args.datasets and block.dataset not in args.datasets:
             continue
-        base = base_config(block, args.device, args.fashion_source)
+        base = base_config(block, args.device, args.fashion_source, args.precision)
         out = runs_dir / block.dataset
         sweep = dict(
             methods=list(block.methods),
@@ -187,7 +191,8 @@ def machine_description() -> str:
 
 def header(run_info: dict[str, Any]) -> list[str]:
     return [
-        f"# Accuracy benchmark, preset `{run_info['preset']}`",
+        f"# Accuracy benchmark, preset `{run_info['preset']}`, "
+        f"precision {run_info.get('precision', 'fp32')}",
         "",
         f"- command: `{run_info['command']}`",
         f"- machine: {run_info['machine']}",
@@ -201,11 +206,23 @@ def header(run_info: dict[str, Any]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
-    parser.add_argument("--runs", default="benchmarks/runs/accuracy", help="sweep directory")
+    parser.add_argument(
+        "--runs",
+        default=None,
+        help="sweep directory (default benchmarks/runs/accuracy, or accuracy-PRECISION "
+        "for a precision other than fp32)",
+    )
     parser.add_argument(
         "--results",
         default=None,
-        help="report directory (default benchmarks/results/accuracy-PRESET)",
+        help="report directory (default benchmarks/results/accuracy-PRESET, plus "
+        "-PRECISION for a precision other than fp32)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="training and evaluation precision of every run (bf16 on CPU or CUDA)",
     )
     parser.add_argument("--workers", type=int, default=2, help="parallel training processes")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
@@ -216,6 +233,8 @@ def main() -> int:
         "--report-only", action="store_true", help="rebuild the report from --runs, train nothing"
     )
     args = parser.parse_args()
+    suffix = "" if args.precision == "fp32" else f"-{args.precision}"
+    args.runs = args.runs or f"benchmarks/runs/accuracy{suffix}"
     for block in PRESETS[args.preset]:
         for method in block.methods:
             METHODS.get(method)
@@ -228,6 +247,7 @@ def main() -> int:
             return 0
         info = {
             "preset": args.preset,
+            "precision": args.precision,
             "command": " ".join(shlex.quote(a) for a in sys.argv),
             "machine": machine_description(),
             "runs": len(results),
@@ -238,7 +258,8 @@ def main() -> int:
         }
         info_path.write_text(json.dumps(info, indent=2) + "\n")
     info = json.loads(info_path.read_text())
-    results_dir = Path(args.results or f"benchmarks/results/accuracy-{info['preset']}")
+    suffix = "" if info.get("precision", "fp32") == "fp32" else f"-{info['precision']}"
+    results_dir = Path(args.results or f"benchmarks/results/accuracy-{info['preset']}{suffix}")
     report = write_report(args.runs, out=results_dir)
     groups = group_runs(report.collection.summaries)
     body = report.markdown.read_text().split("\n", 1)[1]

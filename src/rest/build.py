@@ -83,6 +83,7 @@ def build_training(
             build_optimizer(aux_model.parameters(), config.optim),
             aux_loader,
             show_progress=show_progress,
+            precision=config.run.precision,
         )
         for epoch in range(epochs):
             stats = aux_trainer.train_epoch(f"{description} {epoch + 1}/{epochs}")
@@ -120,7 +121,7 @@ def build_training(
         if method_state is None:
             # SNIP/GraSP score the loss this method trains with (weighted with --reweight-by loss)
             sparse.initialize_from_data(loader, lambda forward, b: method.loss(forward, b)[0])
-    trainer = Trainer(model, method, optimizer, loader, sparse, show_progress)
+    trainer = Trainer(model, method, optimizer, loader, sparse, show_progress, config.run.precision)
     return Training(
         model=model,
         method=method,

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from rest.data.config import DataConfig
 from rest.errors import RestError
+from rest.precision import PRECISIONS
 from rest.sparse.config import SparseConfig
 from rest.validation import FRACTION, NON_NEGATIVE, POSITIVE, SEED, at_least, between, check_fields
 
@@ -186,6 +187,24 @@ class RunConfig:
     )
     eval_batch_size: int = field(
         default=1024, metadata=_help("batch size for evaluation", range=POSITIVE)
+    )
+    precision: str = field(
+        default="fp32",
+        metadata=_help(
+            "arithmetic of training and evaluation: fp32; bf16 autocast (CPU and CUDA); fp16 "
+            "autocast with loss scaling, skipping steps whose gradients overflow (CUDA only). "
+            "Weights, optimizer state and sparse masks stay fp32 in every mode. fp32 is the "
+            "default because a bf16 epoch measured 3.5x slower than fp32 on a 2-core CPU "
+            "(benchmarks/results/speed-throughput.md)",
+            choices=PRECISIONS,
+        ),
+    )
+    test_every_epoch: bool = field(
+        default=False,
+        metadata=_help(
+            "evaluate the test split after every epoch (per-epoch test curves); by default "
+            "only epochs that become the selected one and the last epoch are tested"
+        ),
     )
     checkpoint_every: int = field(
         default=1,

@@ -2,9 +2,14 @@
 
 :func:`fit` resolves the config, builds model, method, optimizer, schedule and
 sparse engine (:func:`rest.build.build_training`), trains for the configured
-epochs with :class:`rest.trainer.Trainer` while evaluating every split each
-epoch, selects the epoch on validation only, and keeps the run directory
-resumable throughout.
+epochs with :class:`rest.trainer.Trainer`, selects the epoch on validation only,
+and keeps the run directory resumable throughout.
+
+Validation is evaluated every epoch (it drives selection and the learning-rate
+schedule). Test is evaluated only where a summary reads it -- at an epoch that
+becomes the selected one and at the last epoch -- unless ``run.test_every_epoch``
+asks for per-epoch test curves; the selected and last test metrics are the same
+either way.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import math
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +145,7 @@ def _fit(
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         trainer.step = state["step"]
+        trainer.gradients.load_state_dict(state.get("gradient_scaler", {}))
         start_epoch = state["epoch"]
         selection = _Selection(state["best_epoch"], tuple(state["best_score"]))
         run.keep_metrics_until(start_epoch)
@@ -153,17 +160,33 @@ def _fit(
         number = epoch + 1
         lr = schedule.lr
         train_stats = trainer.train_epoch(f"epoch {number}/{config.optim.epochs}")
-        evaluated = {
-            name: evaluate(model, data, device, config.run.eval_batch_size)
-            for name, data in splits.splits().items()
-            if name != "train"
-        }
+        evaluation_started = time.perf_counter()
+
+        def evaluated_on(split: str) -> dict[str, Any]:
+            data = getattr(splits, split)
+            return evaluate(model, data, device, config.run.eval_batch_size, config.run.precision)
+
+        evaluated: dict[str, Any] = {}
+        if splits.valid is not None:
+            evaluated["valid"] = evaluated_on("valid")
         monitored = evaluated["valid"]["loss"] if "valid" in evaluated else train_stats["loss"]
         schedule.step(float(monitored))  # type: ignore[arg-type]
+        improved = False
+        if "valid" in evaluated:
+            valid = evaluated["valid"]
+            score = (float(valid[metric_name]), float(valid["accuracy"]))  # type: ignore[arg-type]
+            improved = score > selection.score
+        if improved or "valid" not in evaluated:
+            selection = _Selection(number, score if "valid" in evaluated else selection.score)
+        last_epoch = number == config.optim.epochs
+        # Without a validation split the selected epoch is the last one.
+        if config.run.test_every_epoch or last_epoch or improved:
+            evaluated["test"] = evaluated_on("test")
         record: dict[str, Any] = {
             "epoch": number,
             "lr": lr,
             "seconds": train_stats.pop("seconds"),
+            "eval_seconds": time.perf_counter() - evaluation_started,
             "train": train_stats,
             **evaluated,
         }
@@ -172,13 +195,6 @@ def _fit(
             record["sparse"] = {
                 k: stats[k] for k in ("updates_done", "exploration_rate") if k in stats
             }
-        improved = False
-        if "valid" in evaluated:
-            valid = evaluated["valid"]
-            score = (float(valid[metric_name]), float(valid["accuracy"]))  # type: ignore[arg-type]
-            improved = score > selection.score
-        if improved or "valid" not in evaluated:
-            selection = _Selection(number, score if "valid" in evaluated else selection.score)
         say(_epoch_line(record, config.optim.epochs, metric_name))
         records.append(record)
         if run is None:
@@ -194,6 +210,7 @@ def _fit(
                 {
                     "epoch": number,
                     "step": trainer.step,
+                    "gradient_scaler": trainer.gradients.state_dict(),
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(),

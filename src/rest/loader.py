@@ -5,7 +5,9 @@ sampling -- ``len(data)`` draws with replacement proportional to the sample
 weights (as the published REST code does). A batch is cut from the ``uint8``
 image tensor with one indexing operation, moved to the device, converted to float
 in [0, 1] and augmented on the whole batch at once, so a CPU epoch never waits on
-per-sample decoding.
+per-sample decoding. On a GPU, a split whose uint8 images fit in a quarter of the
+free GPU memory is copied there once, so batches are cut, converted and augmented
+on the GPU and only the indices cross from the host each step.
 """
 
 from __future__ import annotations
@@ -63,6 +65,15 @@ def random_crop_flip(
     return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
+def fits_on_gpu(images: torch.Tensor, device: torch.device) -> bool:
+    """Whether ``images`` (uint8) may live on ``device``: a CUDA device with four times
+    their size free, leaving room for the model, activations and evaluation."""
+    if device.type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return images.numel() * images.element_size() * 4 <= free
+
+
 class BatchLoader:
     """Iterates one epoch of batches over a split.
 
@@ -88,7 +99,12 @@ class BatchLoader:
         self.generator = generator
         self.sample_weights = sample_weights
         self.augment = augment
-        self._group_ids = data.group_ids
+        self._images, self._targets = data.images, data.targets
+        self._biases, self._group_ids = data.biases, data.group_ids
+        if fits_on_gpu(data.images, device):
+            self._images, self._targets, self._biases, self._group_ids = (
+                t.to(device) for t in (self._images, self._targets, self._biases, self._group_ids)
+            )
 
     def __len__(self) -> int:
         return -(-len(self.data) // self.batch_size)
@@ -105,13 +121,14 @@ class BatchLoader:
         order = self.epoch_indices()
         for start in range(0, len(order), self.batch_size):
             indices = order[start : start + self.batch_size]
-            images = to_model_input(self.data.images[indices], self.device)
+            rows = indices.to(self._images.device, non_blocking=True)
+            images = to_model_input(self._images[rows], self.device)
             if self.augment == "crop_flip":
                 images = random_crop_flip(images, self.generator)
             yield Batch(
                 images=images,
-                targets=self.data.targets[indices].to(self.device, non_blocking=True),
-                biases=self.data.biases[indices].to(self.device, non_blocking=True),
-                groups=self._group_ids[indices].to(self.device, non_blocking=True),
-                indices=indices.to(self.device, non_blocking=True),
+                targets=self._targets[rows].to(self.device, non_blocking=True),
+                biases=self._biases[rows].to(self.device, non_blocking=True),
+                groups=self._group_ids[rows].to(self.device, non_blocking=True),
+                indices=rows.to(self.device, non_blocking=True),
             )

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from rest.data.dataset import BiasedDataset
 from rest.loader import to_model_input
+from rest.precision import autocast
 
 SELECTION_METRICS = ("worst_group", "accuracy")
 
@@ -61,9 +62,17 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> float | None:
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, data: BiasedDataset, device: torch.device, batch_size: int = 1024
+    model: nn.Module,
+    data: BiasedDataset,
+    device: torch.device,
+    batch_size: int = 1024,
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Logits-derived predictions, per-sample cross-entropy and softmax confidence of the target."""
+    """Logits-derived predictions, per-sample cross-entropy and softmax confidence of the target.
+
+    The forward pass runs under ``precision``'s autocast (as training does); the
+    logits are taken to fp32 before the loss and softmax.
+    """
     was_training = model.training
     model.eval()
     predictions, losses, confidences = [], [], []
@@ -71,7 +80,9 @@ def predict(
         for start in range(0, len(data), batch_size):
             images = to_model_input(data.images[start : start + batch_size], device)
             targets = data.targets[start : start + batch_size].to(device)
-            logits = model(images).float()
+            with autocast(precision, device):
+                logits = model(images)
+            logits = logits.float()
             predictions.append(logits.argmax(1).cpu())
             losses.append(F.cross_entropy(logits, targets, reduction="none").cpu())
             confidences.append(logits.softmax(1).gather(1, targets[:, None]).squeeze(1).cpu())
@@ -81,9 +92,13 @@ def predict(
 
 
 def evaluate(
-    model: nn.Module, data: BiasedDataset, device: torch.device, batch_size: int = 1024
+    model: nn.Module,
+    data: BiasedDataset,
+    device: torch.device,
+    batch_size: int = 1024,
+    precision: str = "fp32",
 ) -> dict[str, object]:
-    predictions, losses, _ = predict(model, data, device, batch_size)
+    predictions, losses, _ = predict(model, data, device, batch_size, precision)
     return metrics_from_predictions(data, predictions, losses)
 
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from rest.errors import RestError
 from rest.loader import BatchLoader
 from rest.methods import Method
+from rest.precision import GradientStep, autocast, check_precision
 from rest.sparse import SparseTraining
 
 
@@ -42,6 +43,7 @@ class Trainer:
         loader: BatchLoader,
         sparse: SparseTraining | None = None,
         show_progress: bool = True,
+        precision: str = "fp32",
     ) -> None:
         self.model = model
         self.method = method
@@ -50,6 +52,9 @@ class Trainer:
         self.sparse = sparse
         self.show_progress = show_progress
         self.step = 0
+        check_precision(precision, loader.device)
+        self.precision = precision
+        self.gradients = GradientStep(self.precision, loader.device)
 
     def train_epoch(self, description: str) -> dict[str, float]:
         self.model.train()
@@ -67,14 +72,18 @@ class Trainer:
             dynamic_ncols=True,
         )
         for batch_number, batch in enumerate(bar):
-            loss, logits = self.method.loss(self.model, batch)
+            with autocast(self.precision, device):
+                loss, logits = self.method.loss(self.model, batch)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.sparse is not None:
-                self.sparse.before_optimizer_step(self.step)
-            self.optimizer.step()
-            if self.sparse is not None:
-                self.sparse.after_optimizer_step(self.step)
+            self.gradients.backward(loss)
+            # A non-finite (fp16-overflowed) step moves neither weights nor masks.
+            if self.gradients.gradients_finite(self.optimizer):
+                if self.sparse is not None:
+                    self.sparse.before_optimizer_step(self.step)
+                self.gradients.step(self.optimizer)
+                if self.sparse is not None:
+                    self.sparse.after_optimizer_step(self.step)
+            self.gradients.end_step()
             self.step += 1
             loss_sum += loss.detach() * len(batch)
             correct += (logits.detach().argmax(1) == batch.targets).sum()
@@ -86,8 +95,11 @@ class Trainer:
         mean_loss = loss_sum.item() / max(seen, 1)
         if not math.isfinite(mean_loss):
             raise RestError(f"training diverged ({description}: loss {mean_loss}); lower --lr")
-        return {
+        stats = {
             "loss": mean_loss,
             "accuracy": correct.item() / max(seen, 1),
             "seconds": time.perf_counter() - started,
         }
+        if self.gradients.scaler is not None:
+            stats["skipped_steps"] = self.gradients.skipped
+        return stats

@@ -11,7 +11,11 @@ import torch.nn.functional as F
 from sparse_testing import MODELS, batch, make_optimizer, sparse_setup, train_step
 from torch import nn
 
+from rest.precision import autocast
 from rest.sparse import ALPHA_SCHEDULES, SparseConfig, SparseTraining, resolve_update_frequency
+
+# Precisions this machine runs the models here in (CPU tensors: fp16 needs CUDA).
+CPU_PRECISIONS = ("fp32", "bf16")
 
 
 def per_weight_state(optimizer: torch.optim.Optimizer, param: nn.Parameter) -> list[torch.Tensor]:
@@ -27,6 +31,7 @@ def check_invariants(sparse, optimizer, counts: dict[str, int]) -> None:
     for name, mask in sparse.masks.items():
         weight = params[name]
         assert mask.dtype == torch.bool and mask.device == weight.device
+        assert weight.dtype == torch.float32, name  # mixed precision keeps weights fp32
         assert int(mask.sum()) == counts[name], name
         outside = weight.detach()[~mask]
         assert torch.equal(outside, torch.zeros_like(outside)), name
@@ -36,10 +41,11 @@ def check_invariants(sparse, optimizer, counts: dict[str, int]) -> None:
             assert torch.count_nonzero(state[~mask]) == 0, name
 
 
+@pytest.mark.parametrize("precision", CPU_PRECISIONS)
 @pytest.mark.parametrize("optimizer_name", ["sgd", "adam", "adamw"])
 @pytest.mark.parametrize("strategy", ["rigl", "set"])
 @pytest.mark.parametrize("model_name", list(MODELS))
-def test_invariants_after_every_step(model_name, strategy, optimizer_name):
+def test_invariants_after_every_step(model_name, strategy, optimizer_name, precision):
     """Published order: after a whole update step, the grown weights are exactly zero
     with zero optimizer state; at every step the density is exact and the rest zero."""
     model, sparse, optimizer = sparse_setup(
@@ -60,7 +66,9 @@ def test_invariants_after_every_step(model_name, strategy, optimizer_name):
         before = {name: mask.clone() for name, mask in sparse.masks.items()}
         updating = sparse.is_update_step(step)
         optimizer.zero_grad()
-        F.cross_entropy(model(data[0]), data[1]).backward()
+        with autocast(precision, torch.device("cpu")):
+            loss = F.cross_entropy(model(data[0]), data[1])
+        loss.backward()
         sparse.before_optimizer_step(step)
         for name, mask in sparse.masks.items():
             assert torch.equal(mask, before[name])  # the step trains on the old mask

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rest.data.arrays import SplitArrays, assemble
+from rest.data.cache import read_cached
 from rest.data.config import DataConfig
 from rest.data.dataset import UNKNOWN_BIAS, BiasedDataset, BiasedSplits
 from rest.data.datasets import DATASETS, Benchmark
@@ -22,7 +23,8 @@ from rest.errors import RestError
 def load_dataset(config: DataConfig) -> BiasedSplits:
     """The dataset ``config`` names: a registered benchmark, generated in memory and
     deterministic in (source, conflict_pct, severity, data_seed), or a path read with
-    the matching reader. ``config.image_size`` resizes every split."""
+    the matching reader -- decoded once into ``config.cache_dir`` and memory-mapped
+    from there (:mod:`rest.data.cache`). ``config.image_size`` resizes every split."""
     if config.dataset in DATASETS:
         splits = DATASETS.get(config.dataset).generate(config)
     else:
@@ -32,7 +34,7 @@ def load_dataset(config: DataConfig) -> BiasedSplits:
                 f"unknown dataset {config.dataset!r}: not a registered dataset "
                 f"({', '.join(DATASETS.names())}) nor an existing path"
             )
-        splits = read_path(path, config)
+        splits, _ = read_cached(path, config)
     if config.image_size is not None:
         splits = _resized(splits, config.image_size)
     return splits

@@ -73,6 +73,14 @@ class DataConfig:
             "range": between(1, 4096),
         },
     )
+    cache_dir: str = field(
+        default="default",
+        metadata={
+            "help": "folder of decoded file datasets (DisEnt, LfF, CSV), decoded once and "
+            "memory-mapped by every later run; default: $XDG_CACHE_HOME/rest or "
+            "~/.cache/rest; none: decode into memory every run"
+        },
+    )
     csv_image_column: str = field(
         default="img_filename",
         metadata={"help": "metadata CSV column with the image path (relative to the CSV file)"},
@@ -97,6 +105,8 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if not self.cache_dir.strip():
+            raise RestError("cache_dir is empty; name a folder, default, or none")
         if not self.dataset.strip():
             raise RestError("the dataset name or path is empty")
         values = self.split_values()
