@@ -17,6 +17,7 @@ from rest.data import (
     load_dataset,
     make_dataset,
 )
+from rest.data.config import HELDOUT
 from rest.data.readers.disent import conflict_ratios
 from rest.data.summary import describe
 
@@ -50,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     make.add_argument("--source", help=_help("source"))
     make.add_argument("--seed", type=int, default=0, help=_help("data_seed") + " (default: 0)")
     make.add_argument("--severity", type=int, default=4, help=_help("severity") + " (default: 4)")
+    make.add_argument("--heldout", default="auto", choices=HELDOUT, help=_help("heldout"))
     make.add_argument("--force", action="store_true", help="replace a non-empty --out")
     make.set_defaults(func=run_make)
 
@@ -108,13 +110,15 @@ def run_make(args: argparse.Namespace) -> int:
         args.conflict_pct,
         source=args.source,
         severity=args.severity,
+        heldout=args.heldout,
         data_seed=args.seed,
         force=args.force,
     )
     ratios = ", ".join(f"{p:g}%" for p in manifest["conflict_pcts"])  # type: ignore[attr-defined]
     print(
         f"wrote {manifest['files']} images of {args.name} (conflict {ratios}, seed {args.seed}, "
-        f"severity {args.severity}) to {args.out}; sha256 {manifest['sha256']}"
+        f"severity {args.severity}, {manifest['heldout']} valid/test) to {args.out}; "
+        f"sha256 {manifest['sha256']}"
     )
     return 0
 

@@ -14,6 +14,8 @@ from rest.errors import RestError
 
 LAYOUTS = ("auto", "disent", "lff", "csv")
 SEVERITIES = (1, 2, 3, 4, 5)
+# How a generated benchmark renders its valid and test images (see generators/build.py).
+HELDOUT = ("auto", "counterfactual", "published")
 
 
 @dataclass
@@ -53,6 +55,17 @@ class DataConfig:
             "help": "how salient the bias of a generated dataset is, 1..5: colour-noise std "
             "0.05 .. 0.002, or corruption strength",
             "choices": SEVERITIES,
+        },
+    )
+    heldout: str = field(
+        default="auto",
+        metadata={
+            "help": "how a generated benchmark renders its valid and test images: "
+            "counterfactual (every image under every bias value: 10x the images, each (y, b) "
+            "group holds every image of class y), published (one bias value per image, "
+            "uniform: the LfF/DisEnt protocol) or auto (the benchmark's own: counterfactual "
+            "for cmnist, published for cfmnist and corrupted)",
+            "choices": HELDOUT,
         },
     )
     data_seed: int = field(
@@ -96,6 +109,10 @@ class DataConfig:
             raise RestError(f"unknown layout {self.layout!r}; choose one of: {', '.join(LAYOUTS)}")
         if self.severity not in SEVERITIES:
             raise RestError(f"severity must be 1, 2, 3, 4 or 5, got {self.severity}")
+        if self.heldout not in HELDOUT:
+            raise RestError(
+                f"unknown heldout {self.heldout!r}; choose one of: {', '.join(HELDOUT)}"
+            )
         if self.data_seed < 0:
             raise RestError(f"data_seed must be non-negative, got {self.data_seed}")
         if self.image_size is not None and self.image_size < 1:

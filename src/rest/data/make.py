@@ -58,6 +58,7 @@ def make_dataset(
     *,
     source: str | None = None,
     severity: int = 4,
+    heldout: str = "auto",
     data_seed: int = 0,
     force: bool = False,
 ) -> dict[str, object]:
@@ -70,13 +71,16 @@ def make_dataset(
     if not pcts:
         raise RestError("give at least one conflict ratio")
     for pct in pcts:  # the same checks as for training on the name
-        DataConfig(dataset=name, conflict_pct=pct, severity=severity, data_seed=data_seed)
+        DataConfig(
+            dataset=name, conflict_pct=pct, severity=severity, heldout=heldout, data_seed=data_seed
+        )
+    protocol = benchmark.heldout_protocol(heldout)
     images = benchmark.load_source(source)
     sizes: dict[str, int] = {}
     with atomic_directory(out, force) as root:
-        test = benchmark.generate_split(images, "test", 0.0, severity, data_seed)
+        test = benchmark.generate_split(images, "test", 0.0, severity, data_seed, protocol)
         _write_split(test, root / "test", [str(y) for y in test.targets.tolist()], "writing test")
-        valid = benchmark.generate_split(images, "valid", 0.0, severity, data_seed)
+        valid = benchmark.generate_split(images, "valid", 0.0, severity, data_seed, protocol)
         valid_folders = (
             [""] * len(valid) if benchmark.flat_valid else [str(y) for y in valid.targets.tolist()]
         )
@@ -100,6 +104,7 @@ def make_dataset(
                 "source_description": images.description,
                 "data_seed": data_seed,
                 "severity": severity,
+                "heldout": protocol,
                 "conflict_pcts": pcts,
                 "num_classes": images.num_classes,
                 "parameters": benchmark.describe(severity),

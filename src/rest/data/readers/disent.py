@@ -36,7 +36,7 @@ EXPECTS = "<pct>pct/align/<cls>/*_<y>_<b>.png, <pct>pct/conflict/..., test/"
 _PCT_DIR = re.compile(r"^(\d+(?:\.\d+)?)pct$")
 
 # Manifest entries that describe how the data was generated, copied into ``info``.
-_GENERATION_KEYS = ("generator", "source", "severity", "data_seed")
+_GENERATION_KEYS = ("generator", "source", "severity", "heldout", "data_seed")
 
 
 def pct_dir_name(conflict_pct: float) -> str:
