@@ -24,6 +24,11 @@ def load_dataset(config: DataConfig) -> BiasedSplits:
     deterministic in (source, conflict_pct, severity, data_seed), or a path read with
     the matching reader. ``config.image_size`` resizes every split."""
     if config.dataset in DATASETS:
+        if config.num_classes is not None:
+            raise RestError(
+                f"--num-classes is for a dataset path; {config.dataset} takes its classes "
+                "from its image source"
+            )
         splits = DATASETS.get(config.dataset).generate(config)
     else:
         path = Path(config.dataset).expanduser()

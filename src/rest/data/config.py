@@ -16,6 +16,8 @@ LAYOUTS = ("auto", "disent", "lff", "csv")
 SEVERITIES = (1, 2, 3, 4, 5)
 # How a generated benchmark renders its valid and test images (see generators/build.py).
 HELDOUT = ("auto", "counterfactual", "published")
+# What to do with metadata-CSV rows whose bias cell is empty while others have one.
+MISSING_BIAS = ("error", "drop")
 
 
 @dataclass
@@ -78,6 +80,13 @@ class DataConfig:
             "help": "resize every image to this size x size on load (default: keep the size)"
         },
     )
+    num_classes: int | None = field(
+        default=None,
+        metadata={
+            "help": "number of target classes of a dataset path, when labels 0..K-1 are not "
+            "all present (default: largest label + 1, every label in between must occur)"
+        },
+    )
     csv_image_column: str = field(
         default="img_filename",
         metadata={"help": "metadata CSV column with the image path (relative to the CSV file)"},
@@ -90,6 +99,14 @@ class DataConfig:
         metadata={
             "help": "metadata CSV column with the integer bias label; empty for data without "
             "bias labels"
+        },
+    )
+    csv_missing_bias: str = field(
+        default="error",
+        metadata={
+            "help": "metadata CSV rows with an empty bias cell among rows that have one: error "
+            "(say how many and where) or drop (leave those rows out)",
+            "choices": MISSING_BIAS,
         },
     )
     csv_split_column: str = field(
@@ -118,6 +135,13 @@ class DataConfig:
         if self.image_size is not None and self.image_size < 1:
             raise RestError(
                 f"image_size must be a positive number of pixels, got {self.image_size}"
+            )
+        if self.num_classes is not None and self.num_classes < 2:
+            raise RestError(f"num_classes must be at least 2, got {self.num_classes}")
+        if self.csv_missing_bias not in MISSING_BIAS:
+            raise RestError(
+                f"unknown csv_missing_bias {self.csv_missing_bias!r}; choose one of: "
+                f"{', '.join(MISSING_BIAS)}"
             )
         values = self.split_values()
         if len(values) != 3 or len(set(values)) != 3 or not all(values):
