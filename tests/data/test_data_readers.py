@@ -108,6 +108,15 @@ def test_lff_wrong_dtype(tmp_path: Path) -> None:
         load_dataset(DataConfig(dataset=str(tmp_path / "lff")))
 
 
+def test_lff_npz_archive_under_an_npy_name(tmp_path: Path) -> None:
+    write_lff(tmp_path / "lff")
+    archive = tmp_path / "lff" / "valid" / "attrs.npy"
+    with archive.open("wb") as f:
+        np.savez(f, attrs=np.zeros((9, 2), np.int64))
+    with pytest.raises(RestError, match=r"valid/attrs.npy is not a .npy array file"):
+        load_dataset(DataConfig(dataset=str(tmp_path / "lff")))
+
+
 def write_waterbirds(root: Path, sizes: tuple[int, ...] = (8,)) -> Path:
     """A Waterbirds-style metadata.csv with images in sub-folders."""
     rows = []

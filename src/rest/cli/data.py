@@ -17,6 +17,7 @@ from rest.data import (
     load_dataset,
     make_dataset,
 )
+from rest.data.access import permission_checked
 from rest.data.config import HELDOUT
 from rest.data.readers.disent import conflict_ratios
 from rest.data.summary import describe
@@ -127,10 +128,11 @@ def run_info(args: argparse.Namespace) -> int:
     names = [f.name for f in dataclasses.fields(DataConfig) if f.name != "conflict_pct"]
     config = DataConfig(**{name: getattr(args, name) for name in names})
     ratios = [config.conflict_pct if args.conflict_pct is None else args.conflict_pct]
-    if args.conflict_pct is None and config.dataset not in DATASETS:
-        path = Path(config.dataset).expanduser()
-        if path.exists() and find_reader(path, config.layout).name == "disent":
-            ratios = list(conflict_ratios(path))
+    with permission_checked():
+        if args.conflict_pct is None and config.dataset not in DATASETS:
+            path = Path(config.dataset).expanduser()
+            if path.exists() and find_reader(path, config.layout).name == "disent":
+                ratios = list(conflict_ratios(path))
     configs = [dataclasses.replace(config, conflict_pct=p) for p in ratios]
     blocks = [describe(load_dataset(c)) for c in configs]
     print("\n\n".join(blocks))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rest.data.access import permission_checked
 from rest.data.arrays import SplitArrays, assemble
 from rest.data.config import DataConfig
 from rest.data.dataset import UNKNOWN_BIAS, BiasedDataset, BiasedSplits
@@ -23,6 +24,11 @@ def load_dataset(config: DataConfig) -> BiasedSplits:
     """The dataset ``config`` names: a registered benchmark, generated in memory and
     deterministic in (source, conflict_pct, severity, data_seed), or a path read with
     the matching reader. ``config.image_size`` resizes every split."""
+    with permission_checked():
+        return _load(config)
+
+
+def _load(config: DataConfig) -> BiasedSplits:
     if config.dataset in DATASETS:
         if config.num_classes is not None:
             raise RestError(

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rest import __version__
+from rest.data.access import permission_checked
 from rest.data.arrays import SplitArrays
 from rest.data.atomic import atomic_directory
 from rest.data.config import DataConfig
@@ -75,7 +76,8 @@ def make_dataset(
             dataset=name, conflict_pct=pct, severity=severity, heldout=heldout, data_seed=data_seed
         )
     protocol = benchmark.heldout_protocol(heldout)
-    images = benchmark.load_source(source)
+    with permission_checked():
+        images = benchmark.load_source(source)
     sizes: dict[str, int] = {}
     with atomic_directory(out, force) as root:
         test = benchmark.generate_split(images, "test", 0.0, severity, data_seed, protocol)

@@ -12,6 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from rest.data.access import permission_denied
 from rest.errors import RestError
 
 MANIFEST = "rest-manifest.json"
@@ -46,6 +47,8 @@ def read_manifest(root: Path) -> dict[str, object] | None:
         return None
     try:
         record = json.loads(path.read_text())
+    except PermissionError as error:
+        raise permission_denied(error) from None
     except (OSError, ValueError) as error:
         raise RestError(f"cannot read {path}: {error}") from None
     if not isinstance(record, dict):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rest.data.access import permission_denied
 from rest.errors import RestError
 
 # The globals NumPy arrays are pickled with (protocols 2..5, NumPy 1.x and 2.x), and
@@ -67,6 +68,8 @@ def load_data_pickle(path: Path, what: str) -> Any:
     try:
         with path.open("rb") as f:
             loaded = _DataUnpickler(f, encoding="bytes").load()
+    except PermissionError as error:
+        raise permission_denied(error) from None
     except RefusedGlobal as error:
         raise RestError(
             f"{path} is not a plain {what}: {error}; it may be a crafted file that runs code, "

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rest.data.access import permission_denied
 from rest.data.arrays import SplitArrays, assemble
 from rest.data.dataset import BiasedSplits
 from rest.data.images import resize_images
@@ -44,6 +45,8 @@ def _load(path: Path) -> np.ndarray:
         raise RestError(f"{path} is missing (LfF layout: {EXPECTS})")
     try:
         loaded = np.load(path, allow_pickle=False)
+    except PermissionError as error:
+        raise permission_denied(error) from None
     except (OSError, ValueError, EOFError) as error:
         raise RestError(f"cannot read {path}: {error}") from None
     if not isinstance(loaded, np.ndarray):  # an .npz archive under an .npy name

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rest.data.access import permission_denied
 from rest.data.arrays import SplitArrays, assemble
 from rest.data.dataset import UNKNOWN_BIAS, BiasedSplits
 from rest.data.images import read_images
@@ -89,6 +90,8 @@ def _rows(path: Path, config: DataConfig) -> dict[str, list[Row]]:
                 rows[split].append(
                     (image if image.is_absolute() else path.parent / image, label, bias, line)
                 )
+    except PermissionError as error:
+        raise permission_denied(error) from None
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise RestError(f"cannot read {path}: {error}") from None
     return rows
