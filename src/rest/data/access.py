@@ -31,7 +31,7 @@ def permission_denied(error: PermissionError) -> RestError:
 
 def _blocking(path: Path) -> Path:
     """The first folder on the way to ``path`` that cannot be searched, else ``path``."""
-    for step in [*reversed(path.parents)][1:] + [path]:
+    for step in [*reversed(path.parents), path][1:]:
         try:
             os.stat(step)
         except PermissionError:
