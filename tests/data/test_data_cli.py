@@ -199,3 +199,21 @@ def test_make_with_bad_severity(tmp_path: Path, capsys) -> None:
 def test_info_with_bad_config_value(disent_dir, capsys) -> None:
     code, _, err = run_cli(["data", "info", str(disent_dir("cmnist")), "--image-size", "0"], capsys)
     assert_one_line_error(code, err, "image_size must be a positive number of pixels, got 0")
+
+
+def test_info_verify_checks_the_manifest(idx_source, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "made"
+    argv = ["data", "make", "cmnist", "--source", str(idx_source()), "--out", str(out)]
+    assert run_cli(argv, capsys)[0] == 0
+    code, stdout, err = run_cli(["data", "info", str(out), "--verify"], capsys)
+    assert code == 0, err
+    assert stdout.startswith("verified: 690 files match rest-manifest.json (sha256 ")
+    changed = next((out / "test").rglob("*.png"))
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    code, _, err = run_cli(["data", "info", str(out), "--verify"], capsys)
+    assert_one_line_error(code, err, "the files do not match rest-manifest.json", "690 files")
+    changed.unlink()
+    code, _, err = run_cli(["data", "info", str(out), "--verify"], capsys)
+    assert_one_line_error(code, err, "(689 files, sha256", "the manifest says 690 files")
+    code, _, err = run_cli(["data", "info", "cmnist", "--verify"], capsys)
+    assert_one_line_error(code, err, "cmnist is generated in memory")

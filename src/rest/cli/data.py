@@ -19,8 +19,10 @@ from rest.data import (
 )
 from rest.data.access import permission_checked
 from rest.data.config import HELDOUT
+from rest.data.manifest import verify_manifest
 from rest.data.readers.disent import conflict_ratios
 from rest.data.summary import describe
+from rest.errors import RestError
 
 # DataConfig fields that ``rest data info`` takes as its own arguments.
 _INFO_OWN = ("dataset", "conflict_pct")
@@ -68,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="conflict ratio in percent (default: every ratio of a DisEnt folder; 1 otherwise)",
+    )
+    info.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every file of a folder written by rest data make against the SHA-256 in "
+        "its rest-manifest.json before loading it",
     )
     _add_config_flags(info, exclude=_INFO_OWN)
     info.set_defaults(func=run_info)
@@ -128,14 +136,22 @@ def run_info(args: argparse.Namespace) -> int:
     names = [f.name for f in dataclasses.fields(DataConfig) if f.name != "conflict_pct"]
     config = DataConfig(**{name: getattr(args, name) for name in names})
     ratios = [config.conflict_pct if args.conflict_pct is None else args.conflict_pct]
+    verified = []
     with permission_checked():
-        if args.conflict_pct is None and config.dataset not in DATASETS:
-            path = Path(config.dataset).expanduser()
-            if path.exists() and find_reader(path, config.layout).name == "disent":
-                ratios = list(conflict_ratios(path))
+        path = Path(config.dataset).expanduser()
+        if args.verify:
+            if config.dataset in DATASETS:
+                raise RestError(
+                    f"--verify checks files written by rest data make; {config.dataset} is "
+                    "generated in memory"
+                )
+            verified.append(verify_manifest(path if path.is_dir() else path.parent))
+        every_ratio = args.conflict_pct is None and config.dataset not in DATASETS
+        if every_ratio and path.exists() and find_reader(path, config.layout).name == "disent":
+            ratios = list(conflict_ratios(path))
     configs = [dataclasses.replace(config, conflict_pct=p) for p in ratios]
     blocks = [describe(load_dataset(c)) for c in configs]
-    print("\n\n".join(blocks))
+    print("\n\n".join(verified + blocks))
     return 0
 
 
