@@ -15,13 +15,13 @@ def test_make_builtin_cmnist_then_info_shows_exact_counts(tmp_path: Path, capsys
         ["data", "make", "cmnist", "--conflict-pct", "1", "--out", str(out)], capsys
     )
     assert code == 0, err
-    assert "wrote 5000 images of cmnist" in stdout
+    assert "wrote 14000 images of cmnist" in stdout and "counterfactual valid/test" in stdout
     code, stdout, err = run_cli(["data", "info", str(out)], capsys)
     assert code == 0, err
     lines = stdout.splitlines()
     assert "train: 4000 images, 3960 aligned, 40 conflicting (1.00%)" in lines
-    assert "valid: 500 images, 50 aligned, 450 conflicting (90.00%)" in lines
-    assert "test: 500 images, 50 aligned, 450 conflicting (90.00%)" in lines
+    assert "valid: 5000 images, 500 aligned, 4500 conflicting (90.00%)" in lines
+    assert "test: 5000 images, 500 aligned, 4500 conflicting (90.00%)" in lines
     train = lines.index("train: 4000 images, 3960 aligned, 40 conflicting (1.00%)")
     header, rows = (
         lines[train + 1].split(),
@@ -30,9 +30,20 @@ def test_make_builtin_cmnist_then_info_shows_exact_counts(tmp_path: Path, capsys
     assert header == [f"b={b}" for b in range(10)]
     assert rows[0] == ["y=0", "396", "1", "1", "1", "1", "0", "0", "0", "0", "0"]
     assert rows[9] == ["y=9", "1", "1", "1", "1", "0", "0", "0", "0", "0", "396"]
-    test = lines.index("test: 500 images, 50 aligned, 450 conflicting (90.00%)")
-    assert all(line.split()[1:] == ["5"] * 10 for line in lines[test + 2 : test + 12])
+    for split in ("valid", "test"):
+        at = lines.index(f"{split}: 5000 images, 500 aligned, 4500 conflicting (90.00%)")
+        assert all(line.split()[1:] == ["50"] * 10 for line in lines[at + 2 : at + 12])
     assert "generator: cmnist" in lines and "model: cnn" in lines
+    assert "heldout: counterfactual" in lines
+
+
+def test_info_names_the_published_heldout_protocol(capsys) -> None:
+    code, stdout, err = run_cli(["data", "info", "cmnist", "--heldout", "published"], capsys)
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert "heldout: published" in lines
+    at = lines.index("test: 500 images, 50 aligned, 450 conflicting (90.00%)")
+    assert all(line.split()[1:] == ["5"] * 10 for line in lines[at + 2 : at + 12])
 
 
 def test_info_shows_every_ratio_of_a_disent_folder(disent_dir, capsys) -> None:
@@ -188,3 +199,21 @@ def test_make_with_bad_severity(tmp_path: Path, capsys) -> None:
 def test_info_with_bad_config_value(disent_dir, capsys) -> None:
     code, _, err = run_cli(["data", "info", str(disent_dir("cmnist")), "--image-size", "0"], capsys)
     assert_one_line_error(code, err, "image_size", "[1, 4096], got 0")
+
+
+def test_info_verify_checks_the_manifest(idx_source, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "made"
+    argv = ["data", "make", "cmnist", "--source", str(idx_source()), "--out", str(out)]
+    assert run_cli(argv, capsys)[0] == 0
+    code, stdout, err = run_cli(["data", "info", str(out), "--verify"], capsys)
+    assert code == 0, err
+    assert stdout.startswith("verified: 690 files match rest-manifest.json (sha256 ")
+    changed = next((out / "test").rglob("*.png"))
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    code, _, err = run_cli(["data", "info", str(out), "--verify"], capsys)
+    assert_one_line_error(code, err, "the files do not match rest-manifest.json", "690 files")
+    changed.unlink()
+    code, _, err = run_cli(["data", "info", str(out), "--verify"], capsys)
+    assert_one_line_error(code, err, "(689 files, sha256", "the manifest says 690 files")
+    code, _, err = run_cli(["data", "info", "cmnist", "--verify"], capsys)
+    assert_one_line_error(code, err, "cmnist is generated in memory")

@@ -102,7 +102,7 @@ def test_corrupt_applies_the_corruption_named_by_the_bias() -> None:
 
 
 def test_cmnist_builtin_has_exact_counts() -> None:
-    splits = load_dataset(DataConfig(dataset="cmnist", conflict_pct=1))
+    splits = load_dataset(DataConfig(dataset="cmnist", conflict_pct=1, heldout="published"))
     assert [len(s) for s in splits.splits().values()] == [4000, 500, 500]
     counts = splits.train.group_counts()
     for y in range(10):

@@ -46,7 +46,8 @@ def test_cmnist_layout_and_manifest(idx_source, tmp_path: Path) -> None:
     assert written["generator"] == "cmnist" and written["source"] == str(Path(source).resolve())
     assert written["parameters"]["colour_noise_std"] == 0.005
     assert (written["sha256"], written["files"]) == tree_digest(out)
-    assert written["files"] == 2 * 180 + 2 * 20 + 100
+    assert written["heldout"] == "counterfactual"  # valid and test: every digit in 10 colours
+    assert written["files"] == 2 * 180 + 2 * 20 * 10 + 100 * 10
 
 
 def test_same_seed_gives_byte_identical_files(idx_source, tmp_path: Path) -> None:

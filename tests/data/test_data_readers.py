@@ -108,6 +108,15 @@ def test_lff_wrong_dtype(tmp_path: Path) -> None:
         load_dataset(DataConfig(dataset=str(tmp_path / "lff")))
 
 
+def test_lff_npz_archive_under_an_npy_name(tmp_path: Path) -> None:
+    write_lff(tmp_path / "lff")
+    archive = tmp_path / "lff" / "valid" / "attrs.npy"
+    with archive.open("wb") as f:
+        np.savez(f, attrs=np.zeros((9, 2), np.int64))
+    with pytest.raises(RestError, match=r"valid/attrs.npy is not a .npy array file"):
+        load_dataset(DataConfig(dataset=str(tmp_path / "lff")))
+
+
 def write_waterbirds(root: Path, sizes: tuple[int, ...] = (8,)) -> Path:
     """A Waterbirds-style metadata.csv with images in sub-folders."""
     rows = []
@@ -197,3 +206,12 @@ def test_disent_aligned_bias_comes_from_the_align_folder(tmp_path: Path) -> None
     assert splits.train.aligned_bias.tolist() == [1, 0]
     assert splits.train.conflicting.tolist() == [False, False, False, True, True]
     assert splits.valid is None and splits.info["valid"] == "none"
+
+
+def test_lff_splits_of_different_sizes_suggest_image_size(tmp_path: Path) -> None:
+    write_lff(tmp_path / "lff")
+    np.save(tmp_path / "lff" / "valid" / "images.npy", np.zeros((9, 8, 8, 3), np.uint8))
+    with pytest.raises(RestError, match=r"train 3x6x6, valid 3x8x8.*pass --image-size N"):
+        load_dataset(DataConfig(dataset=str(tmp_path / "lff")))
+    splits = load_dataset(DataConfig(dataset=str(tmp_path / "lff"), image_size=8))
+    assert splits.train.image_shape == splits.test.image_shape == (3, 8, 8)

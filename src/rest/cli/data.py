@@ -17,8 +17,12 @@ from rest.data import (
     load_dataset,
     make_dataset,
 )
+from rest.data.access import permission_checked
+from rest.data.config import HELDOUT
+from rest.data.manifest import verify_manifest
 from rest.data.readers.disent import conflict_ratios
 from rest.data.summary import describe
+from rest.errors import RestError
 
 # DataConfig fields that ``rest data info`` takes as its own arguments.
 _INFO_OWN = ("dataset", "conflict_pct")
@@ -50,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     make.add_argument("--source", help=_help("source"))
     make.add_argument("--seed", type=int, default=0, help=_help("data_seed") + " (default: 0)")
     make.add_argument("--severity", type=int, default=4, help=_help("severity") + " (default: 4)")
+    make.add_argument("--heldout", default="auto", choices=HELDOUT, help=_help("heldout"))
     make.add_argument("--force", action="store_true", help="replace a non-empty --out")
     make.set_defaults(func=run_make)
 
@@ -65,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="conflict ratio in percent (default: every ratio of a DisEnt folder; 1 otherwise)",
+    )
+    info.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every file of a folder written by rest data make against the SHA-256 in "
+        "its rest-manifest.json before loading it",
     )
     _add_config_flags(info, exclude=_INFO_OWN)
     info.set_defaults(func=run_info)
@@ -108,13 +119,15 @@ def run_make(args: argparse.Namespace) -> int:
         args.conflict_pct,
         source=args.source,
         severity=args.severity,
+        heldout=args.heldout,
         data_seed=args.seed,
         force=args.force,
     )
     ratios = ", ".join(f"{p:g}%" for p in manifest["conflict_pcts"])  # type: ignore[attr-defined]
     print(
         f"wrote {manifest['files']} images of {args.name} (conflict {ratios}, seed {args.seed}, "
-        f"severity {args.severity}) to {args.out}; sha256 {manifest['sha256']}"
+        f"severity {args.severity}, {manifest['heldout']} valid/test) to {args.out}; "
+        f"sha256 {manifest['sha256']}"
     )
     return 0
 
@@ -123,13 +136,22 @@ def run_info(args: argparse.Namespace) -> int:
     names = [f.name for f in dataclasses.fields(DataConfig) if f.name != "conflict_pct"]
     config = DataConfig(**{name: getattr(args, name) for name in names})
     ratios = [config.conflict_pct if args.conflict_pct is None else args.conflict_pct]
-    if args.conflict_pct is None and config.dataset not in DATASETS:
+    verified = []
+    with permission_checked():
         path = Path(config.dataset).expanduser()
-        if path.exists() and find_reader(path, config.layout).name == "disent":
+        if args.verify:
+            if config.dataset in DATASETS:
+                raise RestError(
+                    f"--verify checks files written by rest data make; {config.dataset} is "
+                    "generated in memory"
+                )
+            verified.append(verify_manifest(path if path.is_dir() else path.parent))
+        every_ratio = args.conflict_pct is None and config.dataset not in DATASETS
+        if every_ratio and path.exists() and find_reader(path, config.layout).name == "disent":
             ratios = list(conflict_ratios(path))
     configs = [dataclasses.replace(config, conflict_pct=p) for p in ratios]
     blocks = [describe(load_dataset(c)) for c in configs]
-    print("\n\n".join(blocks))
+    print("\n\n".join(verified + blocks))
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rest.data.access import permission_checked
 from rest.data.arrays import SplitArrays, assemble
 from rest.data.cache import read_cached
 from rest.data.config import DataConfig
@@ -25,7 +26,17 @@ def load_dataset(config: DataConfig) -> BiasedSplits:
     deterministic in (source, conflict_pct, severity, data_seed), or a path read with
     the matching reader -- decoded once into ``config.cache_dir`` and memory-mapped
     from there (:mod:`rest.data.cache`). ``config.image_size`` resizes every split."""
+    with permission_checked():
+        return _load(config)
+
+
+def _load(config: DataConfig) -> BiasedSplits:
     if config.dataset in DATASETS:
+        if config.num_classes is not None:
+            raise RestError(
+                f"--num-classes is for a dataset path; {config.dataset} takes its classes "
+                "from its image source"
+            )
         splits = DATASETS.get(config.dataset).generate(config)
     else:
         path = Path(config.dataset).expanduser()

@@ -46,9 +46,7 @@ def assemble(
     ``info["input_shape"]`` is filled in from the images.
     """
     parts = [s for s in (train, valid, test) if s is not None]
-    shapes = {s.images.shape[1:] for s in parts}
-    if len(shapes) != 1:
-        raise RestError(f"{name}: the splits have different image shapes {sorted(shapes)}")
+    _check_same_shape(name, {"train": train, "valid": valid, "test": test})
     if num_classes is None:
         num_classes = max(int(s.targets.max(initial=0)) for s in parts) + 1
     if num_biases is None:
@@ -78,6 +76,19 @@ def assemble(
         name=name,
         info=info,
     )
+
+
+def _check_same_shape(name: str, splits: dict[str, SplitArrays | None]) -> None:
+    """Every split must hold images of one shape; say which differ and how to fix it."""
+    shapes = {k: tuple(int(v) for v in s.images.shape[1:]) for k, s in splits.items() if s}
+    if len(set(shapes.values())) == 1:
+        return
+    listed = ", ".join(f"{k} {c}x{h}x{w}" for k, (c, h, w) in shapes.items())
+    if len({c for c, _, _ in shapes.values()}) > 1:
+        fix = "the splits differ in their number of channels; convert the files to one format"
+    else:
+        fix = "pass --image-size N to resize every split to N x N"
+    raise RestError(f"{name}: the splits have different image shapes ({listed}); {fix}")
 
 
 def _tensor(array: np.ndarray, dtype: type) -> torch.Tensor:

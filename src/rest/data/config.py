@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rest.errors import RestError
-from rest.validation import SEED, between, check_fields
+from rest.validation import SEED, at_least, between, check_fields
 
 LAYOUTS = ("auto", "disent", "lff", "csv")
 SEVERITIES = (1, 2, 3, 4, 5)
+# How a generated benchmark renders its valid and test images (see generators/build.py).
+HELDOUT = ("auto", "counterfactual", "published")
+# What to do with metadata-CSV rows whose bias cell is empty while others have one.
+MISSING_BIAS = ("error", "drop")
 
 
 @dataclass
@@ -59,6 +63,17 @@ class DataConfig:
             "choices": SEVERITIES,
         },
     )
+    heldout: str = field(
+        default="auto",
+        metadata={
+            "help": "how a generated benchmark renders its valid and test images: "
+            "counterfactual (every image under every bias value: 10x the images, each (y, b) "
+            "group holds every image of class y), published (one bias value per image, "
+            "uniform: the LfF/DisEnt protocol) or auto (the benchmark's own: counterfactual "
+            "for cmnist, published for cfmnist and corrupted)",
+            "choices": HELDOUT,
+        },
+    )
     data_seed: int = field(
         default=0,
         metadata={
@@ -81,6 +96,14 @@ class DataConfig:
             "~/.cache/rest; none: decode into memory every run"
         },
     )
+    num_classes: int | None = field(
+        default=None,
+        metadata={
+            "help": "number of target classes of a dataset path, when labels 0..K-1 are not "
+            "all present (default: largest label + 1, every label in between must occur)",
+            "range": at_least(2),
+        },
+    )
     csv_image_column: str = field(
         default="img_filename",
         metadata={"help": "metadata CSV column with the image path (relative to the CSV file)"},
@@ -93,6 +116,14 @@ class DataConfig:
         metadata={
             "help": "metadata CSV column with the integer bias label; empty for data without "
             "bias labels"
+        },
+    )
+    csv_missing_bias: str = field(
+        default="error",
+        metadata={
+            "help": "metadata CSV rows with an empty bias cell among rows that have one: error "
+            "(say how many and where) or drop (leave those rows out)",
+            "choices": MISSING_BIAS,
         },
     )
     csv_split_column: str = field(

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from rest.data.access import permission_denied
 from rest.data.progress import progress
 from rest.errors import RestError
 
@@ -46,6 +47,8 @@ def _load_rgb(path: Path, size: int | None) -> np.ndarray:
             return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
     except FileNotFoundError:
         raise RestError(f"image {path} does not exist") from None
+    except PermissionError as error:
+        raise permission_denied(error) from None
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise RestError(f"cannot read image {path}: {error}") from None
 

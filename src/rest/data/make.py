@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rest import __version__
+from rest.data.access import permission_checked
 from rest.data.arrays import SplitArrays
 from rest.data.atomic import atomic_directory
 from rest.data.config import DataConfig
@@ -59,6 +60,7 @@ def make_dataset(
     *,
     source: str | None = None,
     severity: int = 4,
+    heldout: str = "auto",
     data_seed: int = 0,
     force: bool = False,
 ) -> dict[str, object]:
@@ -71,14 +73,18 @@ def make_dataset(
     if not pcts:
         raise RestError("give at least one conflict ratio")
     for pct in pcts:  # the same checks as for training on the name
-        DataConfig(dataset=name, conflict_pct=pct, severity=severity, data_seed=data_seed)
+        DataConfig(
+            dataset=name, conflict_pct=pct, severity=severity, heldout=heldout, data_seed=data_seed
+        )
     check_output_dir(out)
-    images = benchmark.load_source(source)
+    protocol = benchmark.heldout_protocol(heldout)
+    with permission_checked():
+        images = benchmark.load_source(source)
     sizes: dict[str, int] = {}
     with atomic_directory(out, force) as root:
-        test = benchmark.generate_split(images, "test", 0.0, severity, data_seed)
+        test = benchmark.generate_split(images, "test", 0.0, severity, data_seed, protocol)
         _write_split(test, root / "test", [str(y) for y in test.targets.tolist()], "writing test")
-        valid = benchmark.generate_split(images, "valid", 0.0, severity, data_seed)
+        valid = benchmark.generate_split(images, "valid", 0.0, severity, data_seed, protocol)
         valid_folders = (
             [""] * len(valid) if benchmark.flat_valid else [str(y) for y in valid.targets.tolist()]
         )
@@ -102,6 +108,7 @@ def make_dataset(
                 "source_description": images.description,
                 "data_seed": data_seed,
                 "severity": severity,
+                "heldout": protocol,
                 "conflict_pcts": pcts,
                 "num_classes": images.num_classes,
                 "parameters": benchmark.describe(severity),

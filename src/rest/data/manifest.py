@@ -12,6 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from rest.data.access import permission_denied
 from rest.errors import RestError
 
 MANIFEST = "rest-manifest.json"
@@ -46,8 +47,31 @@ def read_manifest(root: Path) -> dict[str, object] | None:
         return None
     try:
         record = json.loads(path.read_text())
+    except PermissionError as error:
+        raise permission_denied(error) from None
     except (OSError, ValueError) as error:
         raise RestError(f"cannot read {path}: {error}") from None
     if not isinstance(record, dict):
         raise RestError(f"{path} is not a rest manifest (expected a JSON object)")
     return record
+
+
+def verify_manifest(root: Path) -> str:
+    """Check every file under ``root`` against its manifest; a line saying so, or RestError.
+
+    The manifest holds one digest for the whole tree, so a mismatch says that
+    something changed (and how the file count moved), not which file.
+    """
+    record = read_manifest(root)
+    if record is None:
+        raise RestError(
+            f"{root} has no {MANIFEST} to verify against (only rest data make writes one)"
+        )
+    digest, count = tree_digest(root)
+    if (digest, count) != (record.get("sha256"), record.get("files")):
+        raise RestError(
+            f"{root}: the files do not match {MANIFEST} ({count} files, sha256 {digest}; the "
+            f"manifest says {record.get('files')} files, sha256 {record.get('sha256')}): they "
+            "changed after rest data make; regenerate them with the manifest's settings"
+        )
+    return f"verified: {count} files match {MANIFEST} (sha256 {digest})"

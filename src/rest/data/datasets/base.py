@@ -34,7 +34,9 @@ class Benchmark:
 
     ``describe(severity)`` lists the generation parameters for the manifest;
     ``flat_valid`` picks the DisEnt variant ``rest data make`` writes (CMNIST keeps
-    ``valid/`` flat, CIFAR-10C uses class folders).
+    ``valid/`` flat, CIFAR-10C uses class folders); ``heldout`` is the protocol of
+    the valid and test splits when the config says ``auto`` (see
+    :mod:`rest.data.generators.build`).
     """
 
     name: str
@@ -45,6 +47,11 @@ class Benchmark:
     augment: str
     model: str
     flat_valid: bool
+    heldout: str
+
+    def heldout_protocol(self, requested: str) -> str:
+        """The valid/test protocol for the config value ``requested`` (``auto``: ours)."""
+        return self.heldout if requested == "auto" else requested
 
     def load_source(self, source: str | None) -> ImageSource:
         """The source to build from (``None``: this benchmark's default)."""
@@ -63,6 +70,7 @@ class Benchmark:
         conflict_pct: float,
         severity: int,
         data_seed: int,
+        heldout: str = "auto",
     ) -> SplitArrays:
         return generate_split(
             self.transform,
@@ -72,6 +80,7 @@ class Benchmark:
             conflict_pct,
             severity,
             data_seed,
+            self.heldout_protocol(heldout),
         )
 
     def recommended(self) -> dict[str, object]:
@@ -80,9 +89,10 @@ class Benchmark:
     def generate(self, config: DataConfig) -> BiasedSplits:
         """All three splits in memory, as ``rest data make`` would write them."""
         source = self.load_source(config.source)
+        heldout = self.heldout_protocol(config.heldout)
         parts = {
             split: self.generate_split(
-                source, split, config.conflict_pct, config.severity, config.data_seed
+                source, split, config.conflict_pct, config.severity, config.data_seed, heldout
             )
             for split in ("train", "valid", "test")
         }
@@ -93,6 +103,7 @@ class Benchmark:
             "source_description": source.description,
             "conflict_pct": config.conflict_pct,
             "severity": config.severity,
+            "heldout": heldout,
             "data_seed": config.data_seed,
             **self.recommended(),
         }

@@ -14,6 +14,7 @@ CFMNIST = DATASETS.register("cfmnist")(
         describe=colored.describe,
         augment="none",
         model="cnn",
+        heldout="published",
         flat_valid=True,
     )
 )

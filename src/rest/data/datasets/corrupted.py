@@ -19,6 +19,7 @@ CORRUPTED = DATASETS.register("corrupted")(
         describe=corrupted.describe,
         augment="crop_flip",
         model="resnet18",
+        heldout="published",
         flat_valid=False,
     )
 )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rest.data.access import walk_files
 from rest.data.arrays import SplitArrays
 from rest.data.dataset import BiasedSplits
 from rest.data.filenames import parse_labels
@@ -46,7 +47,7 @@ def image_files(directory: Path) -> list[Path]:
     Ordering by name rather than folder keeps a split's samples in the order of
     their numbered names even when align and conflict files sit in different folders.
     """
-    files = [p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    files = [p for p in walk_files(directory) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     return sorted(files, key=lambda p: (p.name, str(p)))
 
 

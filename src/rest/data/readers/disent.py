@@ -24,6 +24,7 @@ import torch
 from rest.data.arrays import assemble
 from rest.data.dataset import BiasedSplits, majority_bias
 from rest.data.filenames import parse_labels
+from rest.data.labels import checked_class_count
 from rest.data.manifest import read_manifest
 from rest.data.readers.base import Reader, image_files, read_labelled_files, recommended
 from rest.errors import RestError
@@ -36,7 +37,7 @@ EXPECTS = "<pct>pct/align/<cls>/*_<y>_<b>.png, <pct>pct/conflict/..., test/"
 _PCT_DIR = re.compile(r"^(\d+(?:\.\d+)?)pct$")
 
 # Manifest entries that describe how the data was generated, copied into ``info``.
-_GENERATION_KEYS = ("generator", "source", "severity", "data_seed")
+_GENERATION_KEYS = ("generator", "source", "severity", "heldout", "data_seed")
 
 
 def pct_dir_name(conflict_pct: float) -> str:
@@ -84,13 +85,23 @@ def read(root: Path, config: DataConfig) -> BiasedSplits:
     if not test_dir.is_dir():
         raise RestError(f"{root}: no test/ folder (expected {EXPECTS})")
     size = config.image_size
-    train = read_labelled_files(train_files, ratio_dir, size, "reading train")
+    files = {
+        "train": train_files,
+        "valid": [] if valid_dir is None else image_files(valid_dir),
+        "test": image_files(test_dir),
+    }
+    train = read_labelled_files(files["train"], ratio_dir, size, "reading train")
     valid = (
         None
         if valid_dir is None
-        else read_labelled_files(image_files(valid_dir), valid_dir, size, "reading valid")
+        else read_labelled_files(files["valid"], valid_dir, size, "reading valid")
     )
-    test = read_labelled_files(image_files(test_dir), test_dir, size, "reading test")
+    test = read_labelled_files(files["test"], test_dir, size, "reading test")
+    num_classes = checked_class_count(
+        {"train": train, "valid": valid, "test": test},
+        lambda split, index: f"the file {files[split][index]}",
+        config.num_classes,
+    )
     manifest = read_manifest(root) or {}
     name = root.resolve().name
     info: dict[str, object] = {
@@ -104,8 +115,15 @@ def read(root: Path, config: DataConfig) -> BiasedSplits:
     if isinstance(manifest.get("recommended"), dict):
         info.update(manifest["recommended"])
     info["valid"] = "none" if valid_dir is None else str(valid_dir.resolve())
-    num_classes = max(int(s.targets.max()) for s in (train, valid, test) if s is not None) + 1
-    return assemble(name, train, valid, test, info, aligned_bias=_aligned_bias(align, num_classes))
+    return assemble(
+        name,
+        train,
+        valid,
+        test,
+        info,
+        num_classes=num_classes,
+        aligned_bias=_aligned_bias(align, num_classes),
+    )
 
 
 def _aligned_bias(align: list[Path], num_classes: int) -> torch.Tensor:

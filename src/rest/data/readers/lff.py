@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rest.data.access import permission_denied
 from rest.data.arrays import SplitArrays, assemble
 from rest.data.dataset import BiasedSplits
 from rest.data.images import resize_images
+from rest.data.labels import checked_class_count
 from rest.data.readers.base import Reader, recommended
 from rest.errors import RestError
 
@@ -42,9 +44,14 @@ def _load(path: Path) -> np.ndarray:
     if not path.is_file():
         raise RestError(f"{path} is missing (LfF layout: {EXPECTS})")
     try:
-        return np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False)
+    except PermissionError as error:
+        raise permission_denied(error) from None
     except (OSError, ValueError, EOFError) as error:
         raise RestError(f"cannot read {path}: {error}") from None
+    if not isinstance(loaded, np.ndarray):  # an .npz archive under an .npy name
+        raise RestError(f"{path} is not a .npy array file (LfF layout: {EXPECTS})")
+    return loaded
 
 
 def _read_split(directory: Path) -> SplitArrays:
@@ -75,6 +82,11 @@ def _read_split(directory: Path) -> SplitArrays:
 
 def read(root: Path, config: DataConfig) -> BiasedSplits:
     train, held_out = _read_split(root / "train"), _read_split(root / "valid")
+    num_classes = checked_class_count(
+        {"train": train, "valid": held_out},
+        lambda split, index: f"row {index} of {root / split / 'attrs.npy'}",
+        config.num_classes,
+    )
     if config.image_size is not None:
         train, held_out = (
             SplitArrays(resize_images(s.images, config.image_size), s.targets, s.biases)
@@ -98,7 +110,7 @@ def read(root: Path, config: DataConfig) -> BiasedSplits:
         "test": "the other half of valid/ (LfF has no test split)",
         **recommended(train.images.shape),
     }
-    splits = assemble(name, train, valid, test, info)
+    splits = assemble(name, train, valid, test, info, num_classes=num_classes)
     share = float(splits.train.conflicting.float().mean())
     splits.info["conflict_pct"] = round(100 * share, 3)
     return splits

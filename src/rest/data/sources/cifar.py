@@ -1,18 +1,19 @@
 """CIFAR-10 "python version" batches: ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``.
 
 Each batch is a pickled dict with ``b"data"`` (N x 3072 uint8, channel-major 32x32)
-and ``b"labels"``. That pickle is the official distribution format, so this is the
-one place ``rest`` unpickles anything; only point it at batches you downloaded
-from the CIFAR site, as unpickling runs code a hostile file could contain.
+and ``b"labels"``. That pickle is the official distribution format, so it is read
+with :func:`~rest.data.safe_pickle.load_data_pickle`, which builds dicts, lists,
+bytes, numbers and NumPy arrays and refuses anything else: a crafted batch cannot
+run code.
 """
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 
+from rest.data.safe_pickle import load_data_pickle
 from rest.data.sources.base import ImageSource, LabeledImages, with_valid_from_train
 from rest.errors import RestError
 
@@ -30,12 +31,11 @@ def find_cifar_dir(directory: Path) -> Path | None:
 
 def read_batch(path: Path) -> LabeledImages:
     """One batch as ``(N, 3, 32, 32)`` images and labels."""
+    batch = load_data_pickle(path, "CIFAR-10 batch")
     try:
-        with path.open("rb") as f:
-            batch = pickle.load(f, encoding="bytes")
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, IndexError) as error:
         raise RestError(f"cannot read CIFAR-10 batch {path}: {error!r}") from None
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
         raise RestError(

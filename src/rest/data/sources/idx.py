@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rest.data.access import permission_denied
 from rest.data.sources.base import ImageSource, LabeledImages, with_valid_from_train
 from rest.errors import RestError
 
@@ -31,6 +32,8 @@ def read_idx(path: Path) -> np.ndarray:
     """The uint8 array stored in one IDX file (``.gz`` is decompressed)."""
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except PermissionError as error:
+        raise permission_denied(error) from None
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         raise RestError(f"cannot read IDX file {path}: {error}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or raw[3] == 0:
