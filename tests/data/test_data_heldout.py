@@ -85,5 +85,9 @@ def test_large_benchmarks_default_to_published_and_take_counterfactual(name, idx
 
 
 def test_unknown_heldout_protocol_is_refused() -> None:
-    with pytest.raises(RestError, match="unknown heldout 'both'; choose one of: auto"):
+    with pytest.raises(
+        RestError,
+        match=r"data.heldout \(--heldout\): expected one of auto, counterfactual, "
+        r"published, got 'both'",
+    ):
         DataConfig(heldout="both")

@@ -61,7 +61,7 @@ def source_files(path: Path, reader: str, config: DataConfig) -> list[Path]:
     """The files a reader decodes ``path`` from: the whole folder, or a CSV and its images."""
     if reader == "csv":
         table = csv_path(path)
-        return [table] + [image for rows in _rows(table, config).values() for image, _, _ in rows]
+        return [table] + [image for rows in _rows(table, config).values() for image, *_ in rows]
     return sorted(p for p in path.rglob("*") if p.is_file())
 
 
