@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,14 @@ def fit(
     out: str | Path | None = None,
     resume: bool = False,
     show_progress: bool = True,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Train one run on ``splits`` and return its summary (also written to ``out``)."""
+    """Train one run on ``splits`` and return its summary (also written to ``out``).
+
+    ``on_epoch(record)`` sees each epoch's metrics once that epoch is saved (metrics,
+    checkpoints, resume state), so an exception it raises -- a tuner pruning a hopeless
+    trial -- stops training and leaves the run resumable, without a summary.
+    """
     config = resolve(config, splits)
     device = resolve_device(config.run.device)
     run = RunDirectory(out) if out is not None else None
@@ -160,6 +167,8 @@ def fit(
         say(_epoch_line(record, config.optim.epochs, metric_name))
         records.append(record)
         if run is None:
+            if on_epoch is not None:
+                on_epoch(record)
             continue
         run.append_metrics(record)
         metadata = _checkpoint_metadata(config, splits, number, evaluated)
@@ -184,6 +193,8 @@ def fit(
                     "best_score": list(selection.score),
                 },
             )
+        if on_epoch is not None:
+            on_epoch(record)
 
     summary = build_summary(
         config, splits, model, sparse, preparation, records, selection.epoch, metric_name, device
