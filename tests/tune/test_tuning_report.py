@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,10 @@ def tune_dir(tmp_path: Path) -> Path:
         "value": 0.5,
         "params": params,
         "trials": {"complete": 4, "pruned": 1, "failed": 1},
+        "history": [
+            {"trial": 3, "state": "complete", "value": 0.5, "last_epoch": 3, "params": params},
+            {"trial": 4, "state": "pruned", "value": None, "last_epoch": 1, "params": params},
+        ],
     }
     _write(tmp_path / "selected.json", {"reweight": selection})
     runs = tmp_path / "reruns"
@@ -78,6 +83,8 @@ def test_the_report_states_choices_trials_and_test_metrics(tune_dir) -> None:
     assert "40.0 ± 14.1" in tuned and "10.0 ± 0.0" in defaults and "lr=0.01" in defaults
     text = path.read_text()
     assert table in text and "validation split only" in text and "optim.lr" in text
+    assert "## Trials of reweight (chosen: trial 3)" in text
+    assert any(re.match(r"\| +4 \| pruned +\| +- \| +1 \|", line) for line in text.splitlines())
 
 
 def test_cli_report_and_bad_input(tune_dir, tmp_path, capsys) -> None:

@@ -139,6 +139,34 @@ def tuning_table(rows: Sequence[TuningRow]) -> str:
     return markdown_table(headers, table_rows)
 
 
+def history_table(history: Sequence[dict[str, Any]]) -> str:
+    """Every trial of a study: state, validation objective, last epoch, parameters."""
+    rows = [
+        [
+            entry["trial"],
+            entry["state"],
+            "-" if entry["value"] is None else f"{100 * entry['value']:.1f}",
+            "-" if entry.get("last_epoch") is None else entry["last_epoch"],
+            format_params(entry["params"]),
+        ]
+        for entry in history
+    ]
+    return markdown_table(["trial", "state", "valid objective", "epochs", "parameters"], rows)
+
+
+def _history_sections(tune_dir: Path) -> list[str]:
+    lines = []
+    for study, selection in read_json(tune_dir / "selected.json").items():
+        if selection.get("history"):
+            lines += [
+                f"## Trials of {study} (chosen: trial {selection['trial']})",
+                "",
+                history_table(selection["history"]),
+                "",
+            ]
+    return lines
+
+
 def write_tuning_report(tune_dir: str | Path) -> tuple[Path, str]:
     """Write ``TUNE_DIR/report.md``; returns its path and the table."""
     from rest.tune.spaces import space_table
@@ -161,6 +189,7 @@ def write_tuning_report(tune_dir: str | Path) -> tuple[Path, str]:
         "",
         table,
         "",
+        *_history_sections(tune_dir),
         "## Search spaces",
         "",
         markdown_table(["method", "field", "range", "published / why"], space_table(methods)),

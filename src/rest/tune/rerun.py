@@ -56,6 +56,17 @@ def select(tune_dir: str | Path, method: str, density: float) -> dict[str, Any]:
             "pruned": states.count(TrialState.PRUNED),
             "failed": states.count(TrialState.FAIL),
         },
+        "history": [
+            {
+                "trial": t.number,
+                "state": t.state.name.lower(),
+                "value": t.value,
+                "last_epoch": t.last_step,
+                "params": t.params,
+            }
+            for t in trials
+            if not t.user_attrs.get("abandoned", False)
+        ],
     }
 
 
