@@ -1,14 +1,16 @@
 """Select each study's trial on validation, then rerun it (and the defaults) over seeds.
 
 The chosen trial is the completed trial with the best objective value -- a
-validation metric, never a test one. Its configuration is trained again once per
-requested seed under ``reruns/tuned/<study>``, and the same method at the
-published defaults (the base config) under ``reruns/defaults/<study>``, so the
-report compares both on the same seeds.
+validation metric, never a test one -- ties going to validation accuracy. Its
+configuration is trained again once per requested seed under
+``reruns/tuned/<study>``, and the same method at the published defaults (the base
+config) under ``reruns/defaults/<study>``, so the report compares both on the same
+seeds.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,12 @@ def select(tune_dir: str | Path, method: str, density: float) -> dict[str, Any]:
             f"no trial of {name!r} in {directory.path} completed (all pruned or failed); "
             "raise --trials or widen the budget"
         )
-    best = max(complete, key=lambda t: (t.value, -t.number))
+    # Ties on the objective (worst-group accuracy often is 0 early on) go to validation
+    # accuracy, as the epoch selection of a run does, then to the earlier trial.
+    best = max(
+        complete,
+        key=lambda t: (t.value, t.user_attrs.get("valid_accuracy", -math.inf), -t.number),
+    )
     states = [t.state for t in trials if not t.user_attrs.get("abandoned", False)]
     return {
         "study": name,

@@ -173,7 +173,9 @@ def _train_trial(
             raise optuna.TrialPruned(f"pruned after epoch {record['epoch']}")
 
     summary = fit(config, splits, path, resume=True, show_progress=False, on_epoch=report)
-    return float(summary["selected"]["valid"][metric])
+    valid = summary["selected"]["valid"]
+    trial.set_user_attr("valid_accuracy", float(valid["accuracy"]))  # breaks ties, as epochs
+    return float(valid[metric])
 
 
 def run_trials(
