@@ -79,6 +79,8 @@ def test_a_dead_workers_trial_is_retried_with_its_parameters(tmp_path, monkeypat
     assert [t.number for t in abandoned] == [dead.number]
     assert [t.state for t in trials if t not in abandoned] == [TrialState.COMPLETE] * 2
     assert trials[-1].params == abandoned[0].params
+    # the abandoned trial does not use up the budget: a larger one trains one more
+    assert run_trials(path, "erm", 1.0, 3, splits=splits) == 1
 
 
 def test_equal_budget_per_method_and_the_choice_is_the_best_validation_trial(
@@ -129,3 +131,27 @@ def test_method_config_keeps_density_an_axis() -> None:
     base = tiny_config("rest", sparse={"density": 0.3})
     assert method_config(base, "rest", 0.05).sparse.density == 0.05
     assert method_config(base, "reweight", 0.05).sparse.density == 1.0
+
+
+def test_selection_breaks_objective_ties_by_validation_accuracy(tmp_path: Path) -> None:
+    from optuna.distributions import FloatDistribution
+
+    from rest.tune.rerun import select
+
+    path = _start(tmp_path / "tune", _settings())
+    study = optuna.create_study(
+        study_name="erm", storage=TuneDirectory(path).storage(), direction="maximize"
+    )
+    lr = FloatDistribution(1e-4, 1e-1, log=True)
+    for number, (value, accuracy) in enumerate([(0.0, 0.3), (0.0, 0.6), (0.0, 0.4)]):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"optim.lr": 0.001 * (number + 1)},
+                distributions={"optim.lr": lr},
+                value=value,
+                user_attrs={"valid_accuracy": accuracy},
+            )
+        )
+    choice = select(path, "erm", 1.0)
+    assert choice["trial"] == 1 and choice["params"] == {"optim.lr": 0.002}
+    assert [entry["state"] for entry in choice["history"]] == ["complete"] * 3
