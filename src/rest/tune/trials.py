@@ -20,6 +20,7 @@ validation metric for the value, each epoch's validation metric for pruning.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -233,4 +234,17 @@ def run_trials(
             else:
                 study.tell(trial, value)
         trained += 1
+        _say_done(study, name, trial.number, metric, n_trials)
     return trained
+
+
+def _say_done(study: Any, name: str, number: int, metric: str, budget: int) -> None:
+    """One progress line per finished trial (workers train silently otherwise)."""
+    frozen = study.get_trials(deepcopy=False)[number]
+    value = "" if frozen.value is None else f", valid {metric} {frozen.value:.3f}"
+    done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+    print(
+        f"{name}: trial {number} {frozen.state.name.lower()}{value} ({done}/{budget} finished)",
+        file=sys.stderr,
+        flush=True,
+    )
