@@ -19,6 +19,7 @@ import math
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,15 +73,19 @@ def fit(
     out: str | Path | None = None,
     resume: bool = False,
     show_progress: bool = True,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train one run on ``splits`` and return its summary (also written to ``out``).
 
     Whatever stops a run once its directory is open (divergence, Ctrl-C, a crash) is
-    the last line of its ``log.txt``.
+    the last line of its ``log.txt``. ``on_epoch(record)`` sees each epoch's metrics
+    once that epoch is saved (metrics, checkpoints, resume state), so an exception it
+    raises -- a tuner pruning a hopeless trial -- stops training and leaves the run
+    resumable, without a summary.
     """
     run = RunDirectory(out) if out is not None else None
     try:
-        return _fit(config, splits, run, resume, show_progress)
+        return _fit(config, splits, run, resume, show_progress, on_epoch)
     except BaseException as error:
         if run is not None and run.opened and run.path.is_dir():
             reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
@@ -95,6 +100,7 @@ def _fit(
     run: RunDirectory | None,
     resume: bool,
     show_progress: bool,
+    on_epoch: Callable[[dict[str, Any]], None] | None,
 ) -> dict[str, Any]:
     config = resolve(config, splits)
     device = resolve_device(config.run.device)
@@ -198,6 +204,8 @@ def _fit(
         say(_epoch_line(record, config.optim.epochs, metric_name))
         records.append(record)
         if run is None:
+            if on_epoch is not None:
+                on_epoch(record)
             continue
         run.append_metrics(record)
         metadata = _checkpoint_metadata(config, splits, number, evaluated)
@@ -223,6 +231,8 @@ def _fit(
                     "best_score": list(selection.score),
                 },
             )
+        if on_epoch is not None:
+            on_epoch(record)
 
     summary = build_summary(
         config, splits, model, sparse, preparation, records, selection.epoch, metric_name, device

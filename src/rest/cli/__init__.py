@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "rest.cli.data",
     "rest.cli.train",
     "rest.cli.sweep",
+    "rest.cli.tune",
     "rest.cli.report",
     "rest.cli.demo",
 ]

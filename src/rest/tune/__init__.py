@@ -1,0 +1,98 @@
+"""Hyperparameter search on validation only, with an equal budget per method.
+
+:func:`tune` runs, for every method (and every density of the sparse ones), an
+Optuna study of ``n_trials`` trials over the method's documented search space
+(:mod:`rest.tune.spaces`), each trial a normal run directory; pruning stops
+trials whose per-epoch validation metric is hopeless. It then picks each study's
+best trial on validation, retrains it over the requested seeds beside the
+published defaults (:mod:`rest.tune.rerun`), and writes the tuning table
+(:mod:`rest.report.tuning`). Rerunning continues where it stopped and never
+exceeds the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rest.data.dataset import BiasedSplits
+from rest.methods import METHODS
+from rest.tune.launch import run_jobs
+from rest.tune.rerun import rerun_jobs, select, train_run, write_selection
+from rest.tune.spaces import SEARCH_SPACES, Param, search_space
+from rest.tune.study import TuneDirectory, TuneSettings
+from rest.tune.trials import run_trials
+
+__all__ = [
+    "SEARCH_SPACES",
+    "Param",
+    "TuneDirectory",
+    "TuneResult",
+    "TuneSettings",
+    "run_trials",
+    "search_space",
+    "tune",
+]
+
+
+@dataclass
+class TuneResult:
+    """Where the search wrote and what it chose."""
+
+    report: Path
+    table: str
+    selected: Path
+
+
+def studies(methods: Sequence[str], densities: Sequence[float]) -> list[tuple[str, float]]:
+    """(method, density) of every study: sparse methods cross the densities, dense run once."""
+    pairs = []
+    for method in methods:
+        search_space(method)
+        for density in densities if METHODS.get(method).sparse else [1.0]:
+            if (method, density) not in pairs:
+                pairs.append((method, density))
+    return pairs
+
+
+def tune(
+    settings: TuneSettings,
+    out: str | Path,
+    methods: Sequence[str],
+    densities: Sequence[float],
+    n_trials: int,
+    seeds: Sequence[int],
+    workers: int = 0,
+    splits: BiasedSplits | None = None,
+) -> TuneResult:
+    """Search, select on validation, rerun over ``seeds`` and write the report.
+
+    ``workers`` processes train at once (0: this process); ``splits`` replaces the
+    data of the config (tests, in this process only).
+    """
+    from rest.report.tuning import write_tuning_report
+
+    directory = TuneDirectory(out)
+    directory.open(settings)
+    pairs = studies(methods, densities)
+    trial_jobs = [
+        (str(directory.path), method, density, n_trials, worker)
+        for method, density in pairs
+        for worker in range(max(1, workers))
+    ]
+    if splits is not None:
+        trial_jobs = [(*job, splits) for job in trial_jobs]
+    run_jobs(run_trials, trial_jobs, workers)
+    selections = [select(directory.path, method, density) for method, density in pairs]
+    selected = write_selection(directory.path, selections)
+    jobs = [
+        job
+        for selection in selections
+        for job in rerun_jobs(directory.path, settings.base_config, selection, seeds)
+    ]
+    if splits is not None:
+        jobs = [(*job, splits) for job in jobs]
+    run_jobs(train_run, jobs, workers)
+    report, table = write_tuning_report(directory.path)
+    return TuneResult(report, table, selected)
