@@ -115,10 +115,8 @@ def _density(value: Any) -> float:
     return density
 
 
-def _config_for(
-    base: TrainConfig, method: str, density: float, pct: float, seed: int
-) -> TrainConfig:
-    """``base`` adapted to one run.
+def method_config(base: TrainConfig, method: str, density: float) -> TrainConfig:
+    """``base`` adapted to ``method`` at ``density`` (shared by sweeps and tuning).
 
     Each setting reaches only the methods that read it: a dense method gets the
     default dense sparse section, and every field the method (or its sparse strategy)
@@ -132,7 +130,7 @@ def _config_for(
         field: getattr(getattr(default, field.split(".")[0]), field.split(".")[1])
         for field in unread_fields(method, base.sparse.strategy, base.reweight.conflict_source)
     }
-    changes.update({"method": method, "data.conflict_pct": pct, "run.seed": seed})
+    changes["method"] = method
     if kind.sparse:
         changes["sparse.density"] = density
     else:
@@ -140,6 +138,15 @@ def _config_for(
     if kind.conflict_source == "jtt":
         changes["reweight.conflict_source"] = None
     return replace(base, **changes)
+
+
+def _config_for(
+    base: TrainConfig, method: str, density: float, pct: float, seed: int
+) -> TrainConfig:
+    """``base`` adapted to one run of the sweep."""
+    return replace(
+        method_config(base, method, density), **{"data.conflict_pct": pct, "run.seed": seed}
+    )
 
 
 def plan_sweep(

@@ -7,8 +7,8 @@ import pytest
 from rest.config import TrainConfig, replace
 from rest.engine import fit
 from rest.methods import METHODS
+from rest.sweep import method_config
 from rest.tune.spaces import OPTIMISATION, SEARCH_SPACES, search_space
-from rest.tune.study import method_config
 from rest.tune.trials import trial_config
 
 from training_testing import make_splits, tiny_config

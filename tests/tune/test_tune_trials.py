@@ -12,9 +12,9 @@ import torch
 from rest.config import TrainConfig
 from rest.engine import fit
 from rest.runs import RunDirectory
+from rest.sweep import method_config
 from rest.tune import TuneDirectory, TuneSettings, run_trials, tune
 from rest.tune import trials as trials_module
-from rest.tune.study import method_config
 
 from training_testing import make_splits, tiny_config
 

@@ -20,7 +20,8 @@ from rest.data.dataset import BiasedSplits
 from rest.errors import RestError
 from rest.naming import run_name
 from rest.runs import read_json, write_json
-from rest.tune.study import TuneDirectory, method_config, study_name
+from rest.sweep import method_config
+from rest.tune.study import TuneDirectory, study_name
 from rest.tune.trials import trial_config
 
 

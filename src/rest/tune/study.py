@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rest.config import TrainConfig, replace
+from rest.config import TrainConfig
 from rest.errors import RestError
 from rest.methods import METHODS
 from rest.runs import read_json, write_json
-from rest.sparse.config import SparseConfig
 
 OBJECTIVES = ("auto", "worst_group", "accuracy", "unbiased")
 PRUNERS = ("median", "none")
@@ -78,21 +77,6 @@ class TuneSettings:
 def study_name(method: str, density: float) -> str:
     """``rest-d0.1`` for a sparse method, ``reweight`` for a dense one."""
     return f"{method}-d{density:g}" if METHODS.get(method).sparse else method
-
-
-def method_config(base: TrainConfig, method: str, density: float) -> TrainConfig:
-    """``base`` for ``method`` at ``density``: a dense method gets the dense sparse
-    section, and a method that picks its own conflicting set (or does not reweight)
-    drops the base's ``conflict_source``."""
-    kind = METHODS.get(method)
-    changes: dict[str, Any] = {"method": method}
-    if kind.sparse:
-        changes["sparse.density"] = density
-    else:
-        changes["sparse"] = dataclasses.asdict(SparseConfig(density=1.0))
-    if kind.conflict_source in (None, "jtt"):
-        changes["reweight.conflict_source"] = None
-    return replace(base, **changes)
 
 
 class TuneDirectory:

@@ -30,8 +30,9 @@ from rest.config import TrainConfig, replace
 from rest.data.dataset import BiasedSplits
 from rest.errors import RestError
 from rest.naming import run_name
+from rest.sweep import method_config
 from rest.tune.spaces import suggest
-from rest.tune.study import TuneDirectory, TuneSettings, method_config, study_name
+from rest.tune.study import TuneDirectory, TuneSettings, study_name
 
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 300.0
