@@ -79,3 +79,20 @@ def test_training_flops_of_a_masked_model_with_other_models():
     assert flops["components"]["main"] == {"dense": 3 * dense * 20, "sparse": main_sparse}
     assert flops["components"]["scoring"] == {"dense": 16 * dense, "sparse": 16 * dense}
     assert flops["sparse"] == pytest.approx(main_sparse + 16 * dense)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "forward_passes", "backward_passes"), [("snip", 1, 1), ("grasp", 2, 3)]
+)
+def test_mask_scoring_passes_count_as_dense_training(
+    strategy, forward_passes, backward_passes, tiny_splits
+):
+    flops, forward = _run("rest", tiny_splits, sparse={"density": 0.2, "strategy": strategy})
+    scored = 320  # the 4 scored batches cover the whole tiny training split
+    passes = scored * (forward_passes + 2 * backward_passes)
+    assert flops["components"]["mask_scoring"] == {
+        "dense": forward * passes,
+        "sparse": forward * passes,
+    }
+    main = flops["components"]["main"]
+    assert flops["dense"] == main["dense"] + forward * passes

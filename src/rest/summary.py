@@ -56,6 +56,15 @@ def build_summary(
     # so the partial last batch counts at its real size
     train_size = len(splits.train)
     epochs_trained = len(records)
+    sparse_stats = sparse.stats() if sparse is not None else {}
+    other_models = METHODS.get(config.method).auxiliary_training(config, train_size, epochs_trained)
+    # SNIP/GraSP score the dense network on a few batches; a backward pass costs two
+    # forward passes (the RigL accounting)
+    scoring = sparse_stats.get("scoring_forward_samples", 0) + 2 * sparse_stats.get(
+        "scoring_backward_samples", 0
+    )
+    if scoring:
+        other_models["mask_scoring"] = scoring
     training = training_flops(
         model,
         input_shape,
@@ -63,12 +72,8 @@ def build_summary(
         steps=math.ceil(train_size / config.optim.batch_size) * epochs_trained,
         batch_size=config.optim.batch_size,
         samples=train_size * epochs_trained,
-        dense_gradient_updates=(
-            sparse.stats()["dense_gradient_updates"] if sparse is not None else 0
-        ),
-        other_models=METHODS.get(config.method).auxiliary_training(
-            config, train_size, epochs_trained
-        ),
+        dense_gradient_updates=sparse_stats.get("dense_gradient_updates", 0),
+        other_models=other_models,
     )
     by_epoch = {r["epoch"]: r for r in records}
     last = records[-1] if records else None
