@@ -61,6 +61,11 @@ ROWS = ("default", "tuned")
 TUNED_SECTIONS = ("optim", "reweight", "options", "sparse")
 STUDY_FIXED = {("optim", "epochs"), ("sparse", "density")}
 WALLS_FILE = "wall_seconds.json"
+# the cost estimate: per-method costs come from this dataset, and a dataset here without
+# its own measurement is costed from the named one by its model's FLOPs
+REFERENCE_DATASET = "cmnist"
+SCALED_FROM = {"corrupted": "cfmnist"}
+FASHION_SHAPE = (3, 28, 28)
 
 
 @dataclass(frozen=True)
@@ -333,33 +338,68 @@ def measure(args: argparse.Namespace, budget: Budget, selection: Selection) -> N
                 walls_path.write_text(json.dumps(walls, indent=2) + "\n")
 
 
+def _model_flops(dataset: str) -> float:
+    """Dense inference FLOPs of the dataset's default model on a Fashion-MNIST image."""
+    from rest.data.datasets import DATASETS as BENCHMARKS
+    from rest.models import build_model
+    from rest.sparse import inference_flops
+
+    model = build_model(BENCHMARKS.get(dataset).model, 10, FASHION_SHAPE, None)
+    return float(inference_flops(model, FASHION_SHAPE)["dense"])
+
+
 def estimate(args: argparse.Namespace, budget: Budget) -> str:
     """CPU-hours of the grid at ``budget`` from the 1-epoch runs of :func:`measure`.
 
-    A run costs ``epochs`` training epochs plus, once per epoch, what the measured run
-    spent outside its training epoch (data preparation, evaluation, process start) --
-    an upper bound, since data preparation happens once. A method not measured on a
-    dataset is costed as REST there.
+    Cost model: a run takes ``S + epochs * E * M`` seconds (JTT adds ``infer_epochs``
+    epochs of ERM), where ``E`` is REST's measured training seconds per epoch on the
+    dataset, ``S`` what that run spent outside its training epoch (data preparation, one
+    evaluation, process start) and ``M`` the method's training time relative to REST,
+    measured on ``cmnist`` (cheap to measure for every method). A dataset in
+    :data:`SCALED_FROM` without its own measurement takes the measured dataset's ``E``
+    and ``S`` times the ratio of their models' FLOPs (same 54,000 training images).
+    Evaluating every epoch (16,000 images, forward only) adds roughly another 10%.
     """
     out = Path(args.measure_dir)
     walls_path = out / WALLS_FILE
     walls = json.loads(walls_path.read_text()) if walls_path.is_file() else {}
-    cost: dict[tuple[str, str], float] = {}
+    epoch: dict[tuple[str, str], float] = {}
+    setup: dict[tuple[str, str], float] = {}
     rows = []
     for key, record in sorted(walls.items()):
         summary = read_json(out / key / "summary.json")
-        per_epoch = float(summary["time"]["seconds_per_epoch"])
-        wall = float(record["wall_seconds"])
         cell = (str(summary["dataset"]), str(summary["method"]))
-        cost[cell] = wall
+        epoch[cell] = float(summary["time"]["seconds_per_epoch"])
+        setup[cell] = max(0.0, float(record["wall_seconds"]) - epoch[cell])
         load = "-".join(f"{value:.1f}" for value in record["load_average"])
-        rows.append([*cell, f"{per_epoch:.1f}", f"{wall:.1f}", load, f"`{key}`"])
+        rows.append(
+            [*cell, f"{epoch[cell]:.1f}", f"{record['wall_seconds']:.1f}", load, f"`{key}`"]
+        )
     headers = ["dataset", "method", "train s/epoch", "wall s (1 epoch, all in)", "load avg"]
-    lines = [markdown_table([*headers, "run"], rows), ""]
+    lines = ["Measured (1 epoch each, fp32, `--device cpu`):", ""]
+    lines += [markdown_table([*headers, "run"], rows), ""]
+    notes = []
+    for dataset, measured in SCALED_FROM.items():
+        if (dataset, "rest") not in epoch and (measured, "rest") in epoch:
+            ratio = _model_flops(dataset) / _model_flops(measured)
+            epoch[dataset, "rest"] = epoch[measured, "rest"] * ratio
+            setup[dataset, "rest"] = setup[measured, "rest"] * ratio
+            notes.append(
+                f"{dataset}: not measured; {measured}'s REST figures x {ratio:.1f} (model FLOPs "
+                f"ratio) = {epoch[dataset, 'rest']:.0f} s per training epoch"
+            )
+    relative = {
+        method: epoch[REFERENCE_DATASET, method] / epoch[REFERENCE_DATASET, "rest"]
+        for dataset, method in epoch
+        if dataset == REFERENCE_DATASET and (REFERENCE_DATASET, "rest") in epoch
+    }
+    if relative:
+        shown = ", ".join(f"{m} {r:.2f}" for m, r in sorted(relative.items()))
+        notes.append(f"method cost relative to REST (measured on {REFERENCE_DATASET}): {shown}")
     parts = {
         "cfmnist 1% and 5%": Selection(datasets=("cfmnist",), pcts=(1.0, 5.0), rows=("default",)),
         **{
-            f"{dataset}, all ratios": Selection(datasets=(dataset,), rows=("default",))
+            f"{dataset}, all its ratios": Selection(datasets=(dataset,), rows=("default",))
             for dataset in DATASETS
         },
         "whole grid, default row": Selection(rows=("default",)),
@@ -370,17 +410,35 @@ def estimate(args: argparse.Namespace, budget: Budget) -> str:
         seconds, unknown = 0.0, set()
         planned = planned_runs(blocks)
         for run in planned:
-            wall = cost.get((run.dataset, run.method)) or cost.get((run.dataset, "rest"))
-            if wall is None:
+            if (run.dataset, "rest") not in epoch:
                 unknown.add(run.dataset)
-            else:
-                seconds += budget.epochs * wall
+                continue
+            per_epoch = epoch[run.dataset, "rest"] * relative.get(run.method, 1.0)
+            epochs = budget.epochs
+            if run.method == "jtt":
+                epochs_erm = blocks[0].base.reweight.infer_epochs
+                seconds += epochs_erm * epoch[run.dataset, "rest"] * relative.get("erm", 1.0)
+            seconds += setup[run.dataset, "rest"] + epochs * per_epoch
         note = f" (+ not measured: {', '.join(sorted(unknown))})" if unknown else ""
         estimates.append([label, len(planned), f"{seconds / 3600:.1f}{note}"])
     title = f"CPU-hours at `{budget.name}` ({budget.epochs} epochs)"
     lines += [markdown_table(["part", "runs", title], estimates), ""]
-    lines.append("The tuned row costs as much again, plus the tuning trials.")
+    lines += [f"- {note}" for note in notes]
+    lines.append("- the tuned row costs as much again, plus the tuning trials")
     return "\n".join(lines)
+
+
+def machine() -> str:
+    """CPU model and cores, for the cost table."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores visible"
 
 
 def _floats(values: Sequence[str] | None) -> tuple[float, ...] | None:
@@ -441,7 +499,16 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
     if args.measure:
         measure(args, budget, selection)
     if args.measure or args.estimate:
-        print(estimate(args, budget))
+        text = estimate(args, budget)
+        cost = Path(args.results or "benchmarks/results/study") / "cost.md"
+        cost.parent.mkdir(parents=True, exist_ok=True)
+        command = " ".join(shlex.quote(a) for a in argv)
+        cost.write_text(
+            f"# Cost of the study\n\n- command: `{command}`\n- machine: {machine()}\n"
+            f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{text}\n"
+        )
+        print(text)
+        print(f"written: {cost}")
         return 0
     runs_root = Path(args.runs or f"benchmarks/runs/study-{budget.name}")
     tuned_dir = Path(args.tuned) if args.tuned else None

@@ -208,11 +208,14 @@ def _table(cells: Sequence[Cell], out: Path) -> str:
     return markdown_table(headers, rows)
 
 
-def plot_accuracy_vs_flops(cells: Sequence[Cell], title: str, path: Path) -> bool:
+def plot_accuracy_vs_flops(
+    cells: Sequence[Cell], title: str, colors: Mapping[str, Any], path: Path
+) -> bool:
     """Test bias-conflicting accuracy against inference FLOPs (log axis), one point per
     (row, method, density) with ±std bars, and the Pareto front (no other point is both
     cheaper and more accurate) as a line. False (and no file) when nothing finished."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     points = []
     for cell in cells:
@@ -221,7 +224,6 @@ def plot_accuracy_vs_flops(cells: Sequence[Cell], title: str, path: Path) -> boo
             points.append((flops.mean, 100 * accuracy.mean, 100 * (accuracy.std or 0.0), cell))
     if not points:
         return False
-    colors = method_colors(label(c.method, c.row) for *_, c in points)
     figure = Figure(figsize=(6.4, 4.2), dpi=100)
     axes = figure.add_subplot()
     seen: set[str] = set()
@@ -239,9 +241,15 @@ def plot_accuracy_vs_flops(cells: Sequence[Cell], title: str, path: Path) -> boo
         seen.add(name)
     front = pareto_front([(flops, mean) for flops, mean, _error, _cell in points])
     axes.plot(
-        *zip(*front, strict=True), color="black", linewidth=1, alpha=0.6, label="Pareto front"
+        *zip(*front, strict=True),
+        color="black",
+        linewidth=1,
+        alpha=0.6,
+        drawstyle="steps-post",
+        label="Pareto front",
     )
     axes.set_xscale("log")
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("inference FLOPs per image (sparse model)")
     axes.set_ylabel("bias-conflicting test accuracy (%)")
     axes.set_title(title, fontsize="medium")
@@ -296,6 +304,7 @@ def verdicts(panels: Mapping[tuple[str, float], Panel]) -> list[Verdict]:
 
 
 def _verdict_lines(found: Sequence[Verdict]) -> list[str]:
+    found = [v for v in found if v.rest.mean is not None or v.reweight.mean is not None]
     rows = [
         [
             v.dataset,
@@ -317,9 +326,9 @@ def _verdict_lines(found: Sequence[Verdict]) -> list[str]:
         "Test bias-conflicting accuracy (%). REST *wins* where its mean exceeds dense "
         "reweighting's by more than the larger of the two standard deviations, *loses* where "
         "it falls short by more than that, and *ties* otherwise; computed from the tables "
-        "below, never written by hand.",
+        "below, never written by hand. Densities where neither has run are left out.",
         "",
-        markdown_table(headers, rows),
+        markdown_table(headers, rows) if rows else "Nothing to compare yet.",
         "",
     ]
     by_part: dict[tuple[str, float, str], dict[str, list[str]]] = defaultdict(
@@ -428,7 +437,7 @@ def write_study_report(
             plots.append(density_plot)
             lines += [f"![bias-conflicting accuracy vs density](plots/{density_plot.name})", ""]
         flops_plot = plot_dir / f"{name}-conflicting-vs-flops.png"
-        if plot_accuracy_vs_flops(cells, title, flops_plot):
+        if plot_accuracy_vs_flops(cells, title, colors, flops_plot):
             plots.append(flops_plot)
             lines += [
                 f"![bias-conflicting accuracy vs inference FLOPs](plots/{flops_plot.name})",
