@@ -332,3 +332,26 @@ def test_smoke_run_end_to_end_resumes_and_reports(tmp_path: Path, capsys) -> Non
     assert study.main(argv) == 0
     assert {path: path.stat().st_mtime_ns for path in summaries} == first
     assert "report:" in capsys.readouterr().out
+
+
+# ---- the cost estimate ----
+
+
+def test_cost_estimate_from_one_epoch_measurements(tmp_path: Path) -> None:
+    """REST measured on cfmnist at 100 CPU s per training epoch and no overhead: a run of
+    the cpu budget (20 epochs) costs 2000 CPU s, JTT 200 more for its 2 ERM epochs;
+    corrupted (not measured) is scaled by the ResNet-18 / CNN FLOPs ratio."""
+    walls = {}
+    for dataset, cpu in (("cfmnist", 100.0), ("cmnist", 4.0)):
+        key = f"{dataset}/rest-run"
+        (tmp_path / key).mkdir(parents=True)
+        summary = {"dataset": dataset, "method": "rest", "time": {"seconds_per_epoch": cpu}}
+        (tmp_path / key / "summary.json").write_text(json.dumps(summary))
+        walls[key] = {"wall_seconds": cpu, "cpu_seconds": cpu, "load_average": [1.0, 1.0]}
+    (tmp_path / study.WALLS_FILE).write_text(json.dumps(walls))
+    args = study.parse_args(["--estimate", "--measure-dir", str(tmp_path)])
+    text = _squash(study.estimate(args, study.BUDGETS["cpu"]))
+    # 72 runs x 2000 s + 6 JTT runs x 200 s = 145,200 s
+    assert "| cfmnist 1% and 5% | 72 | 40.3 |" in text
+    assert "| cfmnist, all its ratios | 144 | 80.7 |" in text
+    assert "corrupted: not measured; cfmnist's REST figures x 38.9" in text
