@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import sys
 import time
@@ -61,6 +62,7 @@ ROWS = ("default", "tuned")
 TUNED_SECTIONS = ("optim", "reweight", "options", "sparse")
 STUDY_FIXED = {("optim", "epochs"), ("sparse", "density")}
 WALLS_FILE = "wall_seconds.json"
+DATA_PREPARATION_FILE = "data-preparation.json"
 # the cost estimate: per-method costs come from this dataset, and a dataset here without
 # its own measurement is costed from the named one by its model's FLOPs
 REFERENCE_DATASET = "cmnist"
@@ -314,24 +316,53 @@ def header(budget: Budget, runs_root: Path, source: str | None, info: dict[str, 
 # ---- measuring the cost of the grid ----
 
 
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measure_data_preparation(config: TrainConfig, path: Path) -> None:
+    """CPU and wall seconds of generating the dataset in memory, which every run does."""
+    from rest.data import load_dataset
+
+    load_before = os.getloadavg()[0]
+    started, usage = time.time(), resource.getrusage(resource.RUSAGE_SELF)
+    load_dataset(config.data)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
+    record = {
+        "wall_seconds": time.time() - started,
+        "cpu_seconds": cpu,
+        "load_average": [load_before, os.getloadavg()[0]],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+
+
 def measure(args: argparse.Namespace, budget: Budget, selection: Selection) -> None:
     """Train one epoch of each selected (dataset, method) at 1% (REST and sparse-only at
-    density 0.1), one fresh process at a time, and record each run's wall seconds (data
-    preparation, training, evaluation) and the machine's load beside the runs."""
+    density 0.1; for a dataset in :data:`SCALED_FROM`, only generate its data), one fresh
+    process at a time, and record each run's wall and CPU seconds (data preparation,
+    training, evaluation) and the machine's load. CPU seconds hardly change with other
+    work on the machine; wall seconds do."""
     out = Path(args.measure_dir)
     walls_path = out / WALLS_FILE
     walls = json.loads(walls_path.read_text()) if walls_path.is_file() else {}
     for dataset in selection.datasets:
         base = base_config(budget, dataset, args.source, args.device, epochs=1)
+        if dataset in SCALED_FROM:
+            _measure_data_preparation(base, out / dataset / DATA_PREPARATION_FILE)
+            continue
         for method in selection.methods:
             load_before = os.getloadavg()[0]
-            started = time.time()
+            started, cpu_started = time.time(), _children_cpu_seconds()
             (result,) = run_sweep(
                 base, [method], [SPARSE_ONLY_DENSITY], [1.0], [SEEDS[0]], out / dataset, workers=1
             )
             if result.status == "trained":
                 walls[f"{dataset}/{result.run.name}"] = {
                     "wall_seconds": time.time() - started,
+                    "cpu_seconds": _children_cpu_seconds() - cpu_started,
                     "load_average": [load_before, os.getloadavg()[0]],
                 }
                 walls_path.parent.mkdir(parents=True, exist_ok=True)
@@ -351,13 +382,14 @@ def _model_flops(dataset: str) -> float:
 def estimate(args: argparse.Namespace, budget: Budget) -> str:
     """CPU-hours of the grid at ``budget`` from the 1-epoch runs of :func:`measure`.
 
-    Cost model: a run takes ``S + epochs * E * M`` seconds (JTT adds ``infer_epochs``
-    epochs of ERM), where ``E`` is REST's measured training seconds per epoch on the
-    dataset, ``S`` what that run spent outside its training epoch (data preparation, one
-    evaluation, process start) and ``M`` the method's training time relative to REST,
-    measured on ``cmnist`` (cheap to measure for every method). A dataset in
-    :data:`SCALED_FROM` without its own measurement takes the measured dataset's ``E``
-    and ``S`` times the ratio of their models' FLOPs (same 54,000 training images).
+    Cost model, in CPU seconds: a run takes ``S + epochs * E * M`` (JTT adds
+    ``infer_epochs`` epochs of ERM). ``E`` is the CPU time of REST's training epoch on
+    the dataset (the run's CPU seconds times the share of its wall time spent training),
+    ``S`` the rest of that run's CPU time (data preparation, one evaluation, process
+    start) and ``M`` the method's training cost relative to REST, measured on ``cmnist``
+    (cheap to measure for every method). A dataset in :data:`SCALED_FROM` takes the
+    measured dataset's ``E`` times the ratio of their models' FLOPs (same 54,000
+    training images), and its ``S`` plus the measured CPU time of generating the data.
     Evaluating every epoch (16,000 images, forward only) adds roughly another 10%.
     """
     out = Path(args.measure_dir)
@@ -369,24 +401,37 @@ def estimate(args: argparse.Namespace, budget: Budget) -> str:
     for key, record in sorted(walls.items()):
         summary = read_json(out / key / "summary.json")
         cell = (str(summary["dataset"]), str(summary["method"]))
-        epoch[cell] = float(summary["time"]["seconds_per_epoch"])
-        setup[cell] = max(0.0, float(record["wall_seconds"]) - epoch[cell])
+        train_wall = float(summary["time"]["seconds_per_epoch"])
+        wall, cpu = float(record["wall_seconds"]), float(record["cpu_seconds"])
+        epoch[cell] = cpu * min(1.0, train_wall / wall)
+        setup[cell] = cpu - epoch[cell]
         load = "-".join(f"{value:.1f}" for value in record["load_average"])
-        rows.append(
-            [*cell, f"{epoch[cell]:.1f}", f"{record['wall_seconds']:.1f}", load, f"`{key}`"]
-        )
-    headers = ["dataset", "method", "train s/epoch", "wall s (1 epoch, all in)", "load avg"]
-    lines = ["Measured (1 epoch each, fp32, `--device cpu`):", ""]
-    lines += [markdown_table([*headers, "run"], rows), ""]
+        numbers = [f"{value:.1f}" for value in (train_wall, wall, cpu, epoch[cell])]
+        rows.append([*cell, *numbers, load, f"`{key}`"])
+    headers = ["dataset", "method", "train wall s", "run wall s", "run CPU s", "train CPU s"]
+    lines = ["Measured (1 epoch each, fp32, `--device cpu`, on a shared machine):", ""]
+    lines += [markdown_table([*headers, "load avg", "run"], rows), ""]
     notes = []
     for dataset, measured in SCALED_FROM.items():
         if (dataset, "rest") not in epoch and (measured, "rest") in epoch:
             ratio = _model_flops(dataset) / _model_flops(measured)
             epoch[dataset, "rest"] = epoch[measured, "rest"] * ratio
-            setup[dataset, "rest"] = setup[measured, "rest"] * ratio
+            preparation_path = out / dataset / DATA_PREPARATION_FILE
+            preparation = (
+                float(read_json(preparation_path)["cpu_seconds"])
+                if preparation_path.is_file()
+                else None
+            )
+            setup[dataset, "rest"] = setup[measured, "rest"] + (preparation or 0.0)
+            generation = (
+                f"{preparation:.0f} CPU s measured generating {dataset}"
+                if preparation is not None
+                else f"generating {dataset} (not measured: --measure --datasets {dataset})"
+            )
             notes.append(
-                f"{dataset}: not measured; {measured}'s REST figures x {ratio:.1f} (model FLOPs "
-                f"ratio) = {epoch[dataset, 'rest']:.0f} s per training epoch"
+                f"{dataset}: training not measured; {measured}'s REST epoch x {ratio:.1f} (model "
+                f"FLOPs ratio) = {epoch[dataset, 'rest']:.0f} CPU s per training epoch; "
+                f"setup: {measured}'s plus {generation}"
             )
     relative = {
         method: epoch[REFERENCE_DATASET, method] / epoch[REFERENCE_DATASET, "rest"]
@@ -425,6 +470,10 @@ def estimate(args: argparse.Namespace, budget: Budget) -> str:
     lines += [markdown_table(["part", "runs", title], estimates), ""]
     lines += [f"- {note}" for note in notes]
     lines.append("- the tuned row costs as much again, plus the tuning trials")
+    lines.append(
+        "- wall time on N otherwise idle cores is at best CPU-hours / N (torch spreads one "
+        "run over the cores; `--workers` runs several at once)"
+    )
     return "\n".join(lines)
 
 

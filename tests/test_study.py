@@ -349,9 +349,16 @@ def test_cost_estimate_from_one_epoch_measurements(tmp_path: Path) -> None:
         (tmp_path / key / "summary.json").write_text(json.dumps(summary))
         walls[key] = {"wall_seconds": cpu, "cpu_seconds": cpu, "load_average": [1.0, 1.0]}
     (tmp_path / study.WALLS_FILE).write_text(json.dumps(walls))
+    (tmp_path / "corrupted").mkdir()
+    generating = {"cpu_seconds": 500.0, "wall_seconds": 600.0, "load_average": [1.0, 1.0]}
+    (tmp_path / "corrupted" / study.DATA_PREPARATION_FILE).write_text(json.dumps(generating))
     args = study.parse_args(["--estimate", "--measure-dir", str(tmp_path)])
     text = _squash(study.estimate(args, study.BUDGETS["cpu"]))
     # 72 runs x 2000 s + 6 JTT runs x 200 s = 145,200 s
     assert "| cfmnist 1% and 5% | 72 | 40.3 |" in text
     assert "| cfmnist, all its ratios | 144 | 80.7 |" in text
-    assert "corrupted: not measured; cfmnist's REST figures x 38.9" in text
+    ratio = study._model_flops("corrupted") / study._model_flops("cfmnist")
+    corrupted = 144 * (500 + 20 * 100 * ratio) + 12 * 2 * 100 * ratio
+    assert f"| corrupted, all its ratios | 144 | {corrupted / 3600:.1f} |" in text
+    assert "setup: cfmnist's plus 500 CPU s measured generating corrupted" in text
+    assert "corrupted: training not measured; cfmnist's REST epoch x 38.9" in text
