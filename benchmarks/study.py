@@ -502,17 +502,28 @@ def _floats(values: Sequence[str] | None) -> tuple[float, ...] | None:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument(
+        "--datasets", nargs="+", default=list(DATASETS), help="default: " + " ".join(DATASETS)
+    )
     parser.add_argument("--pcts", nargs="+", help="conflict ratios (default: each dataset's)")
-    parser.add_argument("--methods", nargs="+", default=list(METHOD_ORDER))
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(METHOD_ORDER),
+        help="default: " + " ".join(METHOD_ORDER),
+    )
     parser.add_argument("--densities", nargs="+", help="REST densities (default: all six)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, default=list(SEEDS), help="default: 41 42 43"
+    )
     parser.add_argument("--rows", nargs="+", default=list(ROWS), help="default and/or tuned")
     parser.add_argument("--tuned", help="directory of chosen configs (*.json) for the tuned row")
     parser.add_argument("--source", help="image source for every selected dataset (rest --source)")
     parser.add_argument("--runs", help="runs directory (default benchmarks/runs/study-BUDGET)")
     parser.add_argument(
-        "--results", help="report directory (default benchmarks/results/study/BUDGET)"
+        "--results",
+        help="report directory (default benchmarks/results/study/BUDGET; for --measure and "
+        "--estimate, where cost.md goes: default benchmarks/results/study)",
     )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--workers", type=int, default=1, help="runs trained at once (per GPU)")
@@ -522,7 +533,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--measure", action="store_true", help="1-epoch runs to time the grid")
     parser.add_argument("--estimate", action="store_true", help="CPU-hours from --measure runs")
-    parser.add_argument("--measure-dir", default="benchmarks/runs/study-measure")
+    parser.add_argument(
+        "--measure-dir", default="benchmarks/runs/study-measure", help="where --measure trains"
+    )
     return parser.parse_args(argv)
 
 
