@@ -387,7 +387,8 @@ def estimate(args: argparse.Namespace, budget: Budget) -> str:
     the dataset (the run's CPU seconds times the share of its wall time spent training),
     ``S`` the rest of that run's CPU time (data preparation, one evaluation, process
     start) and ``M`` the method's training cost relative to REST, measured on ``cmnist``
-    (cheap to measure for every method). A dataset in :data:`SCALED_FROM` takes the
+    (cheap to measure for every method); a (dataset, method) measured itself uses its
+    own ``E * M``. A dataset in :data:`SCALED_FROM` takes the
     measured dataset's ``E`` times the ratio of their models' FLOPs (same 54,000
     training images), and its ``S`` plus the measured CPU time of generating the data.
     Evaluating every epoch (16,000 images, forward only) adds roughly another 10%.
@@ -458,7 +459,10 @@ def estimate(args: argparse.Namespace, budget: Budget) -> str:
             if (run.dataset, "rest") not in epoch:
                 unknown.add(run.dataset)
                 continue
-            per_epoch = epoch[run.dataset, "rest"] * relative.get(run.method, 1.0)
+            per_epoch = epoch.get(
+                (run.dataset, run.method),
+                epoch[run.dataset, "rest"] * relative.get(run.method, 1.0),
+            )
             epochs = budget.epochs
             if run.method == "jtt":
                 epochs_erm = blocks[0].base.reweight.infer_epochs

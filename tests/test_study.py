@@ -339,13 +339,15 @@ def test_smoke_run_end_to_end_resumes_and_reports(tmp_path: Path, capsys) -> Non
 
 def test_cost_estimate_from_one_epoch_measurements(tmp_path: Path) -> None:
     """REST measured on cfmnist at 100 CPU s per training epoch and no overhead: a run of
-    the cpu budget (20 epochs) costs 2000 CPU s, JTT 200 more for its 2 ERM epochs;
+    the cpu budget (20 epochs) costs 2000 CPU s, JTT 200 more for its 2 ERM epochs, ERM
+    (measured itself at 50 s) 1000;
     corrupted (not measured) is scaled by the ResNet-18 / CNN FLOPs ratio."""
     walls = {}
-    for dataset, cpu in (("cfmnist", 100.0), ("cmnist", 4.0)):
-        key = f"{dataset}/rest-run"
+    measured = (("cfmnist", "rest", 100.0), ("cmnist", "rest", 4.0), ("cfmnist", "erm", 50.0))
+    for dataset, method, cpu in measured:
+        key = f"{dataset}/{method}-run"
         (tmp_path / key).mkdir(parents=True)
-        summary = {"dataset": dataset, "method": "rest", "time": {"seconds_per_epoch": cpu}}
+        summary = {"dataset": dataset, "method": method, "time": {"seconds_per_epoch": cpu}}
         (tmp_path / key / "summary.json").write_text(json.dumps(summary))
         walls[key] = {"wall_seconds": cpu, "cpu_seconds": cpu, "load_average": [1.0, 1.0]}
     (tmp_path / study.WALLS_FILE).write_text(json.dumps(walls))
@@ -354,9 +356,9 @@ def test_cost_estimate_from_one_epoch_measurements(tmp_path: Path) -> None:
     (tmp_path / "corrupted" / study.DATA_PREPARATION_FILE).write_text(json.dumps(generating))
     args = study.parse_args(["--estimate", "--measure-dir", str(tmp_path)])
     text = _squash(study.estimate(args, study.BUDGETS["cpu"]))
-    # 72 runs x 2000 s + 6 JTT runs x 200 s = 145,200 s
-    assert "| cfmnist 1% and 5% | 72 | 40.3 |" in text
-    assert "| cfmnist, all its ratios | 144 | 80.7 |" in text
+    # 66 runs x 2000 s + 6 ERM runs x 1000 s (measured itself) + 6 JTT runs x 200 s
+    assert "| cfmnist 1% and 5% | 72 | 38.7 |" in text
+    assert "| cfmnist, all its ratios | 144 | 77.3 |" in text
     ratio = study._model_flops("corrupted") / study._model_flops("cfmnist")
     corrupted = 144 * (500 + 20 * 100 * ratio) + 12 * 2 * 100 * ratio
     assert f"| corrupted, all its ratios | 144 | {corrupted / 3600:.1f} |" in text
