@@ -298,9 +298,10 @@ def header(budget: Budget, runs_root: Path, source: str | None, info: dict[str, 
         f"# The study: REST against the baselines, budget `{budget.name}`",
         "",
         f"- budget: {budget.description}; every number below comes from this budget",
-        "- settings: the published defaults of `rest train` otherwise (batch 256, SGD momentum "
+        "- settings of the default row: `rest train`'s published defaults (batch 256, SGD momentum "
         "0.9, lr 0.01 for the CNN / 0.001 for ResNet-18, reduce-on-plateau, weighted sampler "
-        "with lambda_up 10/30/50/80 for 0.5/1/2/5%, ERK RigL with ~30 mask updates per run)",
+        "with lambda_up 10/30/50/80 for 0.5/1/2/5%, ERK RigL with ~30 mask updates per run); "
+        "the tuned row: the hyperparameters `rest tune` chose (each run's config.json)",
         f"- data source: {source or 'each dataset default (Fashion-MNIST, built-in MNIST digits)'}",
         f"- runs: `{runs_root}`; each run's `config.json` and `summary.json` are copied under "
         "`runs/` here and linked from the tables; `rest train --config runs/.../config.json` "
