@@ -1,0 +1,366 @@
+"""The study (issue 12): the fixed protocol's plan, the verdict rule, the report on
+hand-made summaries (PARTIAL marking, traceable links), and one smoke run end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rest.errors import RestError
+from rest.report.collect import Stat
+from rest.report.study import PlannedRun, SkippedPart, pareto_front, verdict, write_study_report
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("study_script", ROOT / "benchmarks/study.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+study = _load_script()
+
+
+# ---- the protocol's plan ----
+
+
+def _counts(selection: Any, tuned: Path | None = None) -> tuple[dict[tuple[str, ...], int], list]:
+    blocks, skipped = study.plan_blocks(study.BUDGETS["cpu"], selection, Path("runs"), tuned)
+    counts: dict[tuple[str, ...], int] = {}
+    for run in study.planned_runs(blocks):
+        key = (run.row, run.dataset, f"{run.conflict_pct:g}", run.method)
+        counts[key] = counts.get(key, 0) + 1
+    return counts, skipped
+
+
+def test_full_grid_is_the_protocol_of_the_issue() -> None:
+    counts, skipped = _counts(study.Selection())
+    # per (dataset, ratio): 5 dense methods x 3 seeds, sparse-only 1 density x 3 seeds,
+    # REST 6 densities x 3 seeds = 36 runs; 4 + 4 + 1 (dataset, ratio) parts
+    assert sum(counts.values()) == 9 * 36 == 324
+    for dataset, pcts in (("cfmnist", "0.5 1 2 5"), ("corrupted", "0.5 1 2 5"), ("cmnist", "1")):
+        for pct in pcts.split():
+            part = {k[3]: n for k, n in counts.items() if k[1:3] == (dataset, pct)}
+            assert part == {
+                "erm": 3,
+                "reweight": 3,
+                "sparse": 3,
+                "rest": 18,
+                "jtt": 3,
+                "groupdro": 3,
+                "lff": 3,
+            }
+    # no tuned configs given: the whole tuned row is listed as not planned, with the reason
+    assert len(skipped) == 9 * 7
+    assert {part.row for part in skipped} == {"tuned"}
+    assert all("--tuned" in part.reason for part in skipped)
+
+
+def test_parts_of_the_grid_and_their_densities() -> None:
+    selection = study.Selection(
+        datasets=("cfmnist",), pcts=(1.0, 5.0), methods=("sparse", "rest", "erm"), rows=("default",)
+    )
+    blocks, _ = study.plan_blocks(study.BUDGETS["gpu"], selection, Path("runs"))
+    runs = study.planned_runs(blocks)
+    assert len(runs) == 2 * 3 * (1 + 1 + 6)
+    assert {r.density for r in runs if r.method == "sparse"} == {0.1}
+    assert {r.density for r in runs if r.method == "rest"} == set(study.REST_DENSITIES)
+    assert {r.density for r in runs if r.method == "erm"} == {1.0}
+    assert {r.seed for r in runs} == {41, 42, 43}
+    assert all(block.base.optim.epochs == 100 for block in blocks)
+    assert all(r.path.parent == Path("runs/default/cfmnist") for r in runs)
+    only = study.Selection(datasets=("cmnist",), methods=("rest",), densities=(0.01,), seeds=(41,))
+    counts, _ = _counts(only)
+    assert counts == {("default", "cmnist", "1", "rest"): 1}
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("pcts", (3.0,)), ("densities", (0.3,)), ("methods", ("dro",)), ("seeds", (7,))],
+)
+def test_values_outside_the_protocol_are_refused(field: str, value: tuple) -> None:
+    with pytest.raises(RestError, match=f"--{field}: .* is not in the study protocol"):
+        study.Selection(**{field: value})
+
+
+def _write_chosen(directory: Path, method: str, pct: float, **optim: Any) -> None:
+    directory.mkdir(exist_ok=True)
+    config = {
+        "method": method,
+        "data": {"dataset": "cfmnist", "conflict_pct": pct},
+        "optim": {"epochs": 7, **optim},
+        "sparse": {"density": 0.3, "alpha": 0.25},
+        "reweight": {"lambda_up": 12.0},
+        "model": {"width": 3},
+    }
+    (directory / f"cfmnist-{pct:g}pct-{method}.json").write_text(json.dumps(config))
+
+
+def test_tuned_row_takes_hyperparameters_but_keeps_budget_data_and_density(
+    tmp_path: Path,
+) -> None:
+    chosen = tmp_path / "chosen"
+    _write_chosen(chosen, "rest", 1.0, lr=0.123)
+    selection = study.Selection(datasets=("cfmnist",), rows=("tuned",))
+    blocks, skipped = study.plan_blocks(study.BUDGETS["cpu"], selection, tmp_path, chosen)
+    runs = study.planned_runs(blocks)
+    assert len(runs) == 18 and {(r.method, r.conflict_pct) for r in runs} == {("rest", 1.0)}
+    (block,) = blocks
+    assert block.base.optim.lr == 0.123
+    assert block.base.reweight.lambda_up == 12.0 and block.base.sparse.alpha == 0.25
+    assert block.base.optim.epochs == 20  # the budget's, not the tuning run's
+    assert block.base.model.width is None  # the model is the study's
+    assert {r.density for r in runs} == set(study.REST_DENSITIES)
+    assert all(r.path.parent == tmp_path / "tuned" / "cfmnist" for r in runs)
+    assert len(skipped) == 4 * 7 - 1
+    assert all("no chosen config" in part.reason for part in skipped)
+
+
+def test_two_chosen_configs_for_one_cell_are_refused(tmp_path: Path) -> None:
+    chosen = tmp_path / "chosen"
+    _write_chosen(chosen, "rest", 1.0)
+    (chosen / "copy.json").write_text((chosen / "cfmnist-1pct-rest.json").read_text())
+    with pytest.raises(RestError, match="two chosen configs for rest on cfmnist at 1%"):
+        study.tuned_configs(chosen)
+
+
+# ---- the verdict rule ----
+
+
+@pytest.mark.parametrize(
+    "rest, reweight, expected",
+    [
+        (Stat(0.60, 0.02, 3), Stat(0.50, 0.05, 3), "wins"),  # +10 > max std 5
+        (Stat(0.40, 0.02, 3), Stat(0.50, 0.05, 3), "loses"),  # -10 < -5
+        (Stat(0.53, 0.02, 3), Stat(0.50, 0.05, 3), "ties"),  # +3 within 5
+        (Stat(0.47, 0.06, 3), Stat(0.50, 0.01, 3), "ties"),  # -3 within REST's 6
+        (Stat(0.75, 0.25, 3), Stat(0.50, 0.125, 3), "ties"),  # exactly one std: not more
+        (Stat(0.90, None, 1), Stat(0.50, 0.01, 3), "too few seeds"),
+        (Stat(0.90, 0.01, 3), Stat(None, None, 0), "not run"),
+    ],
+)
+def test_verdict_rule(rest: Stat, reweight: Stat, expected: str) -> None:
+    assert verdict(rest, reweight) == expected
+
+
+def test_pareto_front_keeps_points_nothing_beats() -> None:
+    points = [(10.0, 50.0), (1.0, 40.0), (5.0, 30.0), (2.0, 45.0), (10.0, 20.0)]
+    assert pareto_front(points) == [(1.0, 40.0), (2.0, 45.0), (10.0, 50.0)]
+
+
+# ---- the report on hand-made summaries ----
+
+
+def _summary(method: str, density: float, seed: int, conflicting: float) -> dict[str, Any]:
+    test = {"conflicting": conflicting, "unbiased": conflicting + 0.1, "worst_group": 0.05}
+    return {
+        "status": "done",
+        "method": method,
+        "dataset": "cfmnist",
+        "density": density,
+        "seed": seed,
+        "selected": {"epoch": 3, "test": test},
+        "last": {"epoch": 5, "test": {**test, "conflicting": 0.0}},  # must not be read
+        "size": {"nonzeros": int(600_000 * density)},
+        "flops": {
+            "inference": {"sparse": 4e6 * density},
+            "training": {"sparse": 3e12 * density},
+        },
+    }
+
+
+def _hand_made(root: Path, conflicting: dict[tuple[str, float], list[float]]) -> list[PlannedRun]:
+    """A planned run per (method, density, seed); a summary for each value given (None:
+    that seed has not finished)."""
+    planned = []
+    for (method, density), values in conflicting.items():
+        for seed, value in zip((41, 42, 43), values, strict=True):
+            path = root / f"{method}-d{density:g}-s{seed}"
+            run = PlannedRun("default", "cfmnist", 1.0, method, density, seed, path)
+            planned.append(run)
+            path.mkdir(parents=True)
+            (path / "config.json").write_text(json.dumps({"method": method}))
+            if value is not None:
+                summary = _summary(method, density, seed, value)
+                (path / "summary.json").write_text(json.dumps(summary))
+    return planned
+
+
+def _squash(text: str) -> str:
+    """The report with the padding of its table cells collapsed to single spaces."""
+    return re.sub(r" {2,}", " ", text)
+
+
+def _report(tmp_path: Path, planned: list[PlannedRun], skipped: list[SkippedPart] = ()) -> Any:
+    return write_study_report(
+        planned,
+        list(skipped),
+        tmp_path / "report",
+        header=["# study", ""],
+        command_for=lambda dataset, pct: f"study --datasets {dataset} --pcts {pct:g}",
+    )
+
+
+def test_report_tables_verdicts_links_and_plots(tmp_path: Path) -> None:
+    planned = _hand_made(
+        tmp_path / "runs",
+        {
+            ("reweight", 1.0): [0.50, 0.52, 0.48],  # 50 ± 2
+            ("rest", 0.5): [0.60, 0.61, 0.59],  # 60 ± 1: wins
+            ("rest", 0.1): [0.51, 0.49, 0.50],  # 50 ± 1: ties
+            ("rest", 0.01): [0.30, 0.31, 0.29],  # 30 ± 1: loses
+            ("erm", 1.0): [0.10, 0.12, 0.08],
+        },
+    )
+    report = _report(tmp_path, planned)
+    text = _squash(report.markdown.read_text())
+    assert not report.partial and "PARTIAL" not in text
+    assert "Complete: all 15 planned runs finished" in text
+    assert [(v.density, v.outcome) for v in report.verdicts] == [
+        (0.5, "wins"),
+        (0.1, "ties"),
+        (0.01, "loses"),
+    ]
+    assert "| cfmnist | 1 | default | 0.5 | 60.0 ± 1.0 | 50.0 ± 2.0 | +10.0 | wins |" in text
+    assert "REST wins at density 0.5; ties at density 0.1; loses at density 0.01." in text
+    # the table: selected (not last) test metrics, size and FLOPs, and the command beside it
+    assert "Run: `study --datasets cfmnist --pcts 1`" in text
+    rest_row = next(line for line in text.splitlines() if "| REST" in line and "| 0.5 " in line)
+    assert "60.0 ± 1.0" in rest_row and "70.0 ± 1.0" in rest_row and "5.0 ± 0.0" in rest_row
+    assert "| 300k | 2M | 1.5T |" in rest_row
+    assert "3/3" in rest_row
+    # every number traceable: the linked config and summary were copied beside the report
+    links = [part.split("](")[1].split(")")[0] for part in rest_row.split("[s")[1:]]
+    assert len(links) == 3
+    for link in links:
+        copied = report.markdown.parent / link
+        assert json.loads((copied / "summary.json").read_text())["method"] == "rest"
+        assert (copied / "config.json").is_file()
+    names = sorted(path.name for path in report.plots)
+    assert names == [
+        "cfmnist-1pct-conflicting-vs-density.png",
+        "cfmnist-1pct-conflicting-vs-flops.png",
+    ]
+    assert all(path.read_bytes()[:8] == PNG_MAGIC for path in report.plots)
+
+
+def test_incomplete_grid_is_marked_partial_with_what_is_missing(tmp_path: Path) -> None:
+    planned = _hand_made(
+        tmp_path / "runs",
+        {("reweight", 1.0): [0.50, None, 0.48], ("rest", 0.1): [0.51, 0.49, 0.50]},
+    )
+    planned.append(
+        PlannedRun("default", "corrupted", 5.0, "erm", 1.0, 41, tmp_path / "runs" / "never")
+    )
+    skipped = [SkippedPart("tuned", "cfmnist", 1.0, "rest", "no chosen config for it")]
+    report = _report(tmp_path, planned, skipped)
+    text = _squash(report.markdown.read_text())
+    assert report.partial
+    assert "**PARTIAL**: 5 of 7 planned runs finished" in text
+    missing = text.split("## Not run yet")[1]
+    assert "cfmnist, 1%: 5/6 runs; not finished: dense reweighting (seeds 42)" in missing
+    assert "corrupted, 5%: 0/1 runs; not finished: ERM (seeds 41)" in missing
+    assert "tuned row of REST not planned on cfmnist 1%: no chosen config for it" in missing
+    assert "## corrupted, 5% bias-conflicting\n\nRun: `study --datasets corrupted --pcts 5`" in text
+    assert "\n\nNot run yet.\n" in text
+    rew_row = next(line for line in text.splitlines() if "| default | dense reweighting" in line)
+    assert "2/3" in rew_row and "49.0 ± 1.4" in rew_row
+
+
+def test_empty_plan_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(RestError, match="the study plan is empty"):
+        _report(tmp_path, [])
+
+
+# ---- end to end, on tiny generated data ----
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def _tiny_fashion(directory: Path, per_class: int = 40, size: int = 12) -> Path:
+    """Fashion-MNIST-format IDX files: a bar whose row encodes the class, on noise."""
+    directory.mkdir()
+    rng = np.random.default_rng(0)
+    for split, count in (("train", per_class), ("t10k", per_class // 4)):
+        labels = np.tile(np.arange(10), count).astype(np.uint8)
+        images = rng.integers(0, 40, size=(len(labels), size, size), dtype=np.uint8)
+        for i, label in enumerate(labels):
+            images[i, label, 1:-1] = 220
+        _write_idx(directory / f"{split}-images-idx3-ubyte", images)
+        _write_idx(directory / f"{split}-labels-idx1-ubyte", labels)
+    return directory
+
+
+def test_smoke_run_end_to_end_resumes_and_reports(tmp_path: Path, capsys) -> None:
+    source = _tiny_fashion(tmp_path / "fashion")
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    argv = ["--budget", "smoke", "--datasets", "cfmnist", "--pcts", "5", "--methods"]
+    argv += ["reweight", "rest", "--densities", "0.1", "--seeds", "41", "42", "--rows", "default"]
+    argv += ["--source", str(source), "--runs", str(runs), "--results", str(results)]
+    argv += ["--device", "cpu", "--workers", "0"]
+    assert study.main(argv) == 0
+    summaries = sorted(runs.glob("default/cfmnist/*/summary.json"))
+    assert len(summaries) == 4
+    first = {path: path.stat().st_mtime_ns for path in summaries}
+    for path in summaries:
+        summary = json.loads(path.read_text())
+        assert summary["epochs"] == 1 and summary["config"]["model"]["width"] == 8
+        assert summary["config"]["data"]["source"] == str(source)
+    text = _squash((results / "report.md").read_text())
+    assert "budget `smoke`" in text
+    assert "**PARTIAL**: 4 of 324 planned runs finished" in text
+    assert "| cfmnist | 5 | default | 0.1 |" in text  # the verdict row
+    assert f"--pcts 5 --source {source}" in text
+    assert (results / "plots" / "cfmnist-5pct-conflicting-vs-density.png").is_file()
+    # the sweep resumes: a second call trains nothing and rewrites the same report
+    assert study.main(argv) == 0
+    assert {path: path.stat().st_mtime_ns for path in summaries} == first
+    assert "report:" in capsys.readouterr().out
+
+
+# ---- the cost estimate ----
+
+
+def test_cost_estimate_from_one_epoch_measurements(tmp_path: Path) -> None:
+    """REST measured on cfmnist at 100 CPU s per training epoch and no overhead: a run of
+    the cpu budget (20 epochs) costs 2000 CPU s, JTT 200 more for its 2 ERM epochs, ERM
+    (measured itself at 50 s) 1000;
+    corrupted (not measured) is scaled by the ResNet-18 / CNN FLOPs ratio."""
+    walls = {}
+    measured = (("cfmnist", "rest", 100.0), ("cmnist", "rest", 4.0), ("cfmnist", "erm", 50.0))
+    for dataset, method, cpu in measured:
+        key = f"{dataset}/{method}-run"
+        (tmp_path / key).mkdir(parents=True)
+        summary = {"dataset": dataset, "method": method, "time": {"seconds_per_epoch": cpu}}
+        (tmp_path / key / "summary.json").write_text(json.dumps(summary))
+        walls[key] = {"wall_seconds": cpu, "cpu_seconds": cpu, "load_average": [1.0, 1.0]}
+    (tmp_path / study.WALLS_FILE).write_text(json.dumps(walls))
+    (tmp_path / "corrupted").mkdir()
+    generating = {"cpu_seconds": 500.0, "wall_seconds": 600.0, "load_average": [1.0, 1.0]}
+    (tmp_path / "corrupted" / study.DATA_PREPARATION_FILE).write_text(json.dumps(generating))
+    args = study.parse_args(["--estimate", "--measure-dir", str(tmp_path)])
+    text = _squash(study.estimate(args, study.BUDGETS["cpu"]))
+    # 66 runs x 2000 s + 6 ERM runs x 1000 s (measured itself) + 6 JTT runs x 200 s
+    assert "| cfmnist 1% and 5% | 72 | 38.7 |" in text
+    assert "| cfmnist, all its ratios | 144 | 77.3 |" in text
+    ratio = study._model_flops("corrupted") / study._model_flops("cfmnist")
+    corrupted = 144 * (500 + 20 * 100 * ratio) + 12 * 2 * 100 * ratio
+    assert f"| corrupted, all its ratios | 144 | {corrupted / 3600:.1f} |" in text
+    assert "setup: cfmnist's plus 500 CPU s measured generating corrupted" in text
+    assert "corrupted: training not measured; cfmnist's REST epoch x 38.9" in text
