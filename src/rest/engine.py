@@ -25,7 +25,7 @@ from rest.data.dataset import BiasedSplits
 from rest.errors import RestError
 from rest.metrics import evaluate, selection_metric
 from rest.resolve import resolve
-from rest.runs import RunDirectory
+from rest.runs import RunDirectory, RunLock
 from rest.sparse import save_compact
 from rest.summary import build_summary
 from rest.trainer import resolve_device
@@ -66,14 +66,37 @@ def fit(
     resume: bool = False,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Train one run on ``splits`` and return its summary (also written to ``out``)."""
+    """Train one run on ``splits`` and return its summary (also written to ``out``).
+
+    The run directory stays locked (:class:`rest.runs.RunLock`) while this process
+    trains in it, so a second trainer is refused instead of writing beside it.
+    """
+    if out is None:
+        return _fit(config, splits, None, resume, show_progress, fresh_directory=False)
+    fresh_directory = not Path(out).exists()  # taking the lock creates it
+    try:
+        with RunLock(out):
+            return _fit(config, splits, out, resume, show_progress, fresh_directory)
+    except RestError:
+        if fresh_directory and not RunDirectory(out).started:  # refused before it began
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _fit(
+    config: TrainConfig,
+    splits: BiasedSplits,
+    out: str | Path | None,
+    resume: bool,
+    show_progress: bool,
+    fresh_directory: bool,
+) -> dict[str, Any]:
     config = resolve(config, splits)
     device = resolve_device(config.run.device)
     run = RunDirectory(out) if out is not None else None
     if run is not None and run.finished:
         run.start(config.to_dict(), resume=True)  # checks the settings match
         return run.read_summary()
-    fresh_directory = run is not None and not run.path.exists()
     has_state = run.start(config.to_dict(), resume) if run is not None else False
 
     def say(line: str) -> None:
