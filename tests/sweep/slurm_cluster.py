@@ -11,6 +11,7 @@ started here (or returns None).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -62,10 +63,8 @@ class SlurmCluster:
     def stop(self) -> None:
         """Cancel what is left, stop the daemons (newest first), restore ``SLURM_CONF``."""
         if self.munge_dir is not None and len(self.processes) == 3:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 subprocess.run(["scancel", "--user", "root"], capture_output=True, timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,3 +63,11 @@ def check_names(jobs: Sequence[Job]) -> None:
     names = [job.name for job in jobs]
     if len(set(names)) != len(names):
         raise RestError("launcher: job names must be unique within one run")
+
+
+def limit_threads(threads: int) -> None:
+    """Give this process ``threads`` torch threads, whether or not torch is imported yet
+    (jobs that do not need torch then do not pay for importing it)."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)

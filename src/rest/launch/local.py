@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rest.errors import RestError
-from rest.launch.job import Job, JobResult, OnResult, check_names, execute
+from rest.launch.job import Job, JobResult, OnResult, check_names, execute, limit_threads
 from rest.launch.lifeline import die_with_parent
 
 
@@ -53,9 +53,7 @@ def _worker(
     die_with_parent(parent_pid, lifeline)
     os.environ.update(environment)  # before anything initialises CUDA
     _redirect_output(Path(log_path))
-    import torch
-
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     try:
         channel.send(execute(job))
     except KeyboardInterrupt:

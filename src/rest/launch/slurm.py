@@ -17,6 +17,7 @@ the queue without a result (``scancel``, a node failure) is reported as failed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,8 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rest.errors import RestError
-from rest.launch.job import Job, JobResult, OnResult, check_names, execute
-from rest.runs import read_json, write_json
+from rest.launch.job import Job, JobResult, OnResult, check_names, execute, limit_threads
 
 JOBS_FILE = "jobs.json"
 
@@ -95,9 +95,7 @@ class SlurmTask:
     def __call__(self, job: Job) -> JobResult:
         cpus = os.environ.get("SLURM_CPUS_PER_TASK")
         if cpus:
-            import torch
-
-            torch.set_num_threads(int(cpus))
+            limit_threads(int(cpus))
         return execute(job)
 
     def checkpoint(self, job: Job) -> Any:
@@ -197,8 +195,10 @@ class SlurmLauncher:
 
     def _record(self, ids: dict[str, str]) -> None:
         path = self.log_dir / JOBS_FILE
-        known = read_json(path) if path.is_file() else {}
-        write_json(path, {**known, **ids})
+        known = json.loads(path.read_text()) if path.is_file() else {}
+        temporary = path.with_name(f".{JOBS_FILE}.{os.getpid()}")
+        temporary.write_text(json.dumps({**known, **ids}, indent=2) + "\n")
+        os.replace(temporary, path)  # --status never reads half a file
 
 
 def _read_result(name: str, handle: Any) -> JobResult:
