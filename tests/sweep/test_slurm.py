@@ -1,0 +1,112 @@
+"""The slurm launcher against a real single-node Slurm (munged, slurmctld, slurmd on
+this machine; see conftest.py): a sweep as one array job, every summary checked; a
+cancelled job's run resumed by the next sweep, ending where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rest import api
+from rest.cli import main
+from rest.sweep import FAILURES_FILE
+from rest.sweep_status import LAUNCH_DIR, SLURM_DIR
+
+from processes import HERE, wait_until
+
+TINY = [
+    *("--dataset", "cmnist", "--image-size", "8", "--model", "mlp", "--width", "8"),
+    *("--device", "cpu", "--lr", "0.05", "--scheduler", "none"),
+]
+SLURM = ["--launcher", "slurm", "--slurm-cpus-per-run", "1", "--no-progress"]
+
+
+def _jobs(out: Path) -> dict[str, str]:
+    return json.loads((out / LAUNCH_DIR / SLURM_DIR / "jobs.json").read_text())
+
+
+def test_a_sweep_runs_as_one_array_job(slurm, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "sweep"
+    grid = ["--methods", "erm", "rest", "--densities", "0.5", "--seeds", "0", "1"]
+    argv = [
+        "sweep",
+        *grid,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "512",
+        *TINY,
+        "--out",
+        str(out),
+        *SLURM,
+    ]
+    assert main([*argv, "--slurm-array-parallelism", "2"]) == 0
+    assert "4 trained, 0 already finished, 0 failed" in capsys.readouterr().out
+    summaries = sorted(out.glob("*/summary.json"))
+    assert len(summaries) == 4
+    found = set()
+    for path in summaries:
+        summary = json.loads(path.read_text())
+        found.add((summary["method"], summary["seed"], summary["density"]))
+        assert summary["epochs"] == 1
+    assert found == {("erm", 0, 1.0), ("erm", 1, 1.0), ("rest", 0, 0.5), ("rest", 1, 0.5)}
+    ids = _jobs(out)
+    assert sorted(ids) == sorted(path.parent.name for path in summaries)
+    assert len({job_id.split("_")[0] for job_id in ids.values()}) == 1  # one array job
+    assert main(["sweep", "--status", str(out)]) == 0
+    assert "4 runs in" in (printed := capsys.readouterr().out) and "4 finished" in printed
+    assert main([*argv]) == 0  # nothing left to do: nothing submitted
+    assert "0 trained, 4 already finished" in capsys.readouterr().out
+    assert _jobs(out) == ids
+
+
+def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(slurm, tmp_path) -> None:
+    out = tmp_path / "sweep"
+    # Small batches: about a second per epoch, time enough to cancel after the first
+    # (submitit ignores the SIGTERM of scancel; the SIGKILL follows KillWait=2 s later).
+    epochs = ["--epochs", "10", "--checkpoint-every", "1", "--batch-size", "16"]
+    argv = ["sweep", "--method", "erm", "--seed", "3", *epochs, *TINY, "--out", str(out), *SLURM]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "rest", *argv], env=env, stdout=subprocess.PIPE, text=True
+    )
+    jobs_file = out / LAUNCH_DIR / SLURM_DIR / "jobs.json"
+    wait_until(jobs_file.is_file, 120, "the array job to be submitted")
+    ((name, job_id),) = _jobs(out).items()
+    resume_state = out / name / "checkpoints" / "resume.pt"
+    wait_until(resume_state.is_file, 180, "the first saved epoch")
+    subprocess.run(["scancel", job_id], check=True)
+    printed, _ = first.communicate(timeout=120)
+    assert first.returncode == 1, printed
+    assert f"failed: {name}: slurm job {job_id} left the queue without a result" in printed
+    saved = json.loads((out / FAILURES_FILE).read_text().splitlines()[0])
+    assert saved["run"] == name
+    done = len((out / name / "metrics.jsonl").read_text().splitlines())
+    assert 1 <= done < 10, "the job was cancelled mid-run"
+
+    assert main(argv) == 0  # the rerun resumes from the saved state
+    log = (out / name / "log.txt").read_text()
+    assert f"resuming {out / name} after epoch " in log
+    resumed = json.loads((out / name / "summary.json").read_text())
+
+    config = json.loads((out / name / "config.json").read_text())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the Slurm task (--slurm-cpus-per-run 1)
+    try:
+        reference = api.train(config, out=tmp_path / "reference", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    for key in ("selected", "last"):
+        assert resumed[key]["epoch"] == reference[key]["epoch"]
+        for split in ("valid", "test"):
+            assert resumed[key][split]["accuracy"] == pytest.approx(
+                reference[key][split]["accuracy"]
+            )
+            assert resumed[key][split]["loss"] == pytest.approx(reference[key][split]["loss"])
+    assert not (out / FAILURES_FILE).exists()
