@@ -31,6 +31,13 @@ def _jobs(out: Path) -> dict[str, str]:
     return json.loads((out / LAUNCH_DIR / SLURM_DIR / "jobs.json").read_text())
 
 
+def _state(job_id: str) -> str:
+    listing = subprocess.run(
+        ["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True
+    )
+    return listing.stdout.strip()
+
+
 def test_a_sweep_runs_as_one_array_job(slurm, tmp_path: Path, capsys) -> None:
     out = tmp_path / "sweep"
     grid = ["--methods", "erm", "rest", "--densities", "0.5", "--seeds", "0", "1"]
@@ -110,3 +117,36 @@ def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(slurm, tmp_p
             )
             assert resumed[key][split]["loss"] == pytest.approx(reference[key][split]["loss"])
     assert not (out / FAILURES_FILE).exists()
+
+
+def test_a_preempted_run_is_requeued_and_resumes(slurm, tmp_path: Path, capsys) -> None:
+    """Slurm's warning signal before a time limit or a preemption (USR2, as sent with
+    --signal): submitit requeues the task, which resumes its run from the saved state
+    within the same sweep."""
+    out = tmp_path / "sweep"
+    epochs = ["--epochs", "10", "--checkpoint-every", "1", "--batch-size", "16"]
+    argv = ["sweep", "--method", "erm", "--seed", "4", *epochs, *TINY, "--out", str(out), *SLURM]
+    jobs_file = out / LAUNCH_DIR / SLURM_DIR / "jobs.json"
+
+    def preempt_after_first_epoch() -> None:
+        wait_until(jobs_file.is_file, 120, "the array job to be submitted")
+        ((name, job_id),) = _jobs(out).items()
+        wait_until((out / name / "checkpoints" / "resume.pt").is_file, 180, "a saved epoch")
+        subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+        # Slurm holds a requeued job back for a while (its BeginTime); release it now.
+        wait_until(lambda: _state(job_id) == "PENDING", 120, "the task to be requeued")
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+
+    import threading
+
+    signaller = threading.Thread(target=preempt_after_first_epoch)
+    signaller.start()
+    try:
+        assert main(argv) == 0
+    finally:
+        signaller.join()
+    assert "1 trained, 0 already finished, 0 failed" in capsys.readouterr().out
+    ((name, _job_id),) = _jobs(out).items()
+    log = (out / name / "log.txt").read_text()
+    assert f"resuming {out / name} after epoch " in log
+    assert json.loads((out / name / "summary.json").read_text())["last"]["epoch"] == 10
