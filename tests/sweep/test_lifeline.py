@@ -4,10 +4,17 @@ and together through the local launcher."""
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
 from processes import alive, python, wait_until
+
+
+def _kill(pid: int) -> None:
+    """Clean up after a failure: a survivor must not outlive the test."""
+    if alive(pid):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _pid_from(path: Path) -> int:
@@ -29,7 +36,10 @@ def test_killing_the_launcher_kills_its_workers(tmp_path: Path) -> None:
     assert alive(worker)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
-    wait_until(lambda: not alive(worker), 10, "the orphaned worker to die")
+    try:
+        wait_until(lambda: not alive(worker), 10, "the orphaned worker to die")
+    finally:
+        _kill(worker)
 
 
 def test_parent_death_signal_alone_kills_the_child(tmp_path: Path) -> None:
@@ -48,7 +58,10 @@ def test_parent_death_signal_alone_kills_the_child(tmp_path: Path) -> None:
     child = _pid_from(pid_file)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
-    wait_until(lambda: not alive(child), 10, "the child to get its parent-death signal")
+    try:
+        wait_until(lambda: not alive(child), 10, "the child to get its parent-death signal")
+    finally:
+        _kill(child)
 
 
 def test_the_pipe_watchdog_alone_stops_the_child(tmp_path: Path) -> None:
@@ -60,7 +73,9 @@ def test_the_pipe_watchdog_alone_stops_the_child(tmp_path: Path) -> None:
         "if __name__ == '__main__':\n"
         "    ctx = mp.get_context('spawn')\n"
         "    reader, writer = ctx.Pipe(duplex=False)\n"
-        "    child = ctx.Process(target=watched_child, args=(os.getpid(), reader, sys.argv[1]))\n"
+        "    child = ctx.Process(\n"
+        "        target=watched_child, args=(os.getpid(), reader, sys.argv[1]), daemon=True\n"
+        "    )\n"
         "    child.start()\n"
         "    reader.close()\n"
         "    while not os.path.exists(sys.argv[1]): time.sleep(0.05)\n"
