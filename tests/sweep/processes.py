@@ -104,3 +104,10 @@ def watched_child(parent_pid: int, lifeline, pid_file: str) -> None:
     threading.Thread(target=guards._watch, args=(lifeline,), daemon=True).start()
     Path(pid_file).write_text(str(os.getpid()))
     time.sleep(600)
+
+
+def visible_cuda() -> tuple[str | None, int]:
+    """CUDA_VISIBLE_DEVICES and the number of GPUs torch sees, inside a job."""
+    import torch
+
+    return os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()

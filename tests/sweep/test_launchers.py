@@ -79,7 +79,7 @@ def test_no_visible_gpu_is_one_error_line(tmp_path: Path, monkeypatch) -> None:
     [
         (["--launcher", "slurm", "--workers", "2"], "--workers does not apply to --launcher slurm"),
         (["--runs-per-gpu", "2"], "--runs-per-gpu does not apply to --launcher local"),
-        (["--slurm-partition", "gpu"], "--slurm-* does not apply to --launcher local"),
+        (["--slurm-partition", "gpu"], "--slurm-partition does not apply to --launcher local"),
         (
             ["--launcher", "slurm", "--slurm-time-min", "0"],
             "--slurm-time-min must be an integer >= 1",

@@ -123,7 +123,7 @@ def _launcher(args: argparse.Namespace) -> Launcher:
         for flag, given, launcher in (
             ("--workers", args.workers is not None, "local"),
             ("--runs-per-gpu", args.runs_per_gpu is not None, "gpus"),
-            ("--slurm-*", bool(slurm_given), "slurm"),
+            *(("--slurm-" + name.replace("_", "-"), True, "slurm") for name in slurm_given),
         )
         if given and args.launcher != launcher
     ]

@@ -29,7 +29,6 @@ The public API, shared by ``rest sweep`` and anything else that fans work out::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rest.errors import RestError
 from rest.launch.gpus import GpusLauncher
@@ -58,11 +57,8 @@ def make_launcher(
     workers: int = 1,
     runs_per_gpu: int = 1,
     slurm: SlurmOptions | None = None,
-    **unused: Any,
 ) -> Launcher:
     """The launcher called ``name``, configured with the options that apply to it."""
-    if unused:
-        raise TypeError(f"unknown launcher options: {', '.join(sorted(unused))}")
     log_dir = Path(log_dir)
     if name == "local":
         return LocalLauncher(workers, log_dir)
