@@ -111,7 +111,7 @@ JobCompType=jobcomp/none
 SchedulerParameters=defer_batch=0
 MessageTimeout=30
 InactiveLimit=0
-KillWait=2
+KillWait=0
 MinJobAge=30
 MaxArraySize=10001
 DefMemPerCPU=512

@@ -75,9 +75,9 @@ def test_a_sweep_runs_as_one_array_job(slurm, tmp_path: Path, capsys) -> None:
 
 def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(slurm, tmp_path) -> None:
     out = tmp_path / "sweep"
-    # Small batches: about a second per epoch, time enough to cancel after the first
-    # (submitit ignores the SIGTERM of scancel; the SIGKILL follows KillWait=2 s later).
-    epochs = ["--epochs", "10", "--checkpoint-every", "1", "--batch-size", "16"]
+    # Small batches and 20 epochs: time enough to cancel after the first (submitit
+    # ignores the SIGTERM of scancel; the SIGKILL follows KillWait=0 s later).
+    epochs = ["--epochs", "20", "--checkpoint-every", "1", "--batch-size", "16"]
     argv = ["sweep", "--method", "erm", "--seed", "3", *epochs, *TINY, "--out", str(out), *SLURM]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
     first = subprocess.Popen(
@@ -95,7 +95,7 @@ def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(slurm, tmp_p
     saved = json.loads((out / FAILURES_FILE).read_text().splitlines()[0])
     assert saved["run"] == name
     done = len((out / name / "metrics.jsonl").read_text().splitlines())
-    assert 1 <= done < 10, "the job was cancelled mid-run"
+    assert 1 <= done < 20, "the job was cancelled mid-run"
 
     assert main(argv) == 0  # the rerun resumes from the saved state
     log = (out / name / "log.txt").read_text()
@@ -124,7 +124,7 @@ def test_a_preempted_run_is_requeued_and_resumes(slurm, tmp_path: Path, capsys) 
     --signal): submitit requeues the task, which resumes its run from the saved state
     within the same sweep."""
     out = tmp_path / "sweep"
-    epochs = ["--epochs", "10", "--checkpoint-every", "1", "--batch-size", "16"]
+    epochs = ["--epochs", "16", "--checkpoint-every", "1", "--batch-size", "16"]
     argv = ["sweep", "--method", "erm", "--seed", "4", *epochs, *TINY, "--out", str(out), *SLURM]
     jobs_file = out / LAUNCH_DIR / SLURM_DIR / "jobs.json"
 
@@ -149,4 +149,4 @@ def test_a_preempted_run_is_requeued_and_resumes(slurm, tmp_path: Path, capsys) 
     ((name, _job_id),) = _jobs(out).items()
     log = (out / name / "log.txt").read_text()
     assert f"resuming {out / name} after epoch " in log
-    assert json.loads((out / name / "summary.json").read_text())["last"]["epoch"] == 10
+    assert json.loads((out / name / "summary.json").read_text())["last"]["epoch"] == 16
