@@ -75,8 +75,7 @@ def test_a_sweep_runs_as_one_array_job(slurm, tmp_path: Path, capsys) -> None:
 
 def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(slurm, tmp_path) -> None:
     out = tmp_path / "sweep"
-    # Small batches and 20 epochs: time enough to cancel after the first (submitit
-    # ignores the SIGTERM of scancel; the SIGKILL follows KillWait=0 s later).
+    # Small batches and 20 epochs: seconds of training left after the first is saved.
     epochs = ["--epochs", "20", "--checkpoint-every", "1", "--batch-size", "16"]
     argv = ["sweep", "--method", "erm", "--seed", "3", *epochs, *TINY, "--out", str(out), *SLURM]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
@@ -88,6 +87,9 @@ def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(slurm, tmp_p
     ((name, job_id),) = _jobs(out).items()
     resume_state = out / name / "checkpoints" / "resume.pt"
     wait_until(resume_state.is_file, 180, "the first saved epoch")
+    # Freeze it first (SIGSTOP, immediate): scancel's SIGTERM is ignored by submitit,
+    # and an idle machine could finish the run before the SIGKILL that follows.
+    subprocess.run(["scontrol", "suspend", job_id], check=True)
     subprocess.run(["scancel", job_id], check=True)
     printed, _ = first.communicate(timeout=120)
     assert first.returncode == 1, printed
