@@ -83,15 +83,20 @@ def test_a_cancelled_run_resumes_and_ends_like_an_uninterrupted_one(slurm, tmp_p
         [sys.executable, "-m", "rest", *argv], env=env, stdout=subprocess.PIPE, text=True
     )
     jobs_file = out / LAUNCH_DIR / SLURM_DIR / "jobs.json"
-    wait_until(jobs_file.is_file, 120, "the array job to be submitted")
-    ((name, job_id),) = _jobs(out).items()
-    resume_state = out / name / "checkpoints" / "resume.pt"
-    wait_until(resume_state.is_file, 180, "the first saved epoch")
-    # Freeze it first (SIGSTOP, immediate): scancel's SIGTERM is ignored by submitit,
-    # and an idle machine could finish the run before the SIGKILL that follows.
-    subprocess.run(["scontrol", "suspend", job_id], check=True)
-    subprocess.run(["scancel", job_id], check=True)
-    printed, _ = first.communicate(timeout=120)
+    try:
+        wait_until(jobs_file.is_file, 120, "the array job to be submitted")
+        ((name, job_id),) = _jobs(out).items()
+        resume_state = out / name / "checkpoints" / "resume.pt"
+        wait_until(resume_state.is_file, 180, "the first saved epoch")
+        # Freeze it first (SIGSTOP, immediate): scancel's SIGTERM is ignored by submitit,
+        # and an idle machine could finish the run before the SIGKILL that follows.
+        subprocess.run(["scontrol", "suspend", job_id], check=True)
+        subprocess.run(["scancel", job_id], check=True)
+        printed, _ = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:  # the sweep never noticed: do not leave it behind
+            first.kill()
+            first.wait()
     assert first.returncode == 1, printed
     assert f"failed: {name}: slurm job {job_id} left the queue without a result" in printed
     saved = json.loads((out / FAILURES_FILE).read_text().splitlines()[0])
