@@ -33,7 +33,7 @@ from rest.data.dataset import BiasedSplits
 from rest.errors import RestError
 from rest.metrics import evaluate, selection_metric
 from rest.resolve import resolve
-from rest.runs import RunDirectory
+from rest.runs import RunDirectory, RunLock
 from rest.sparse import save_compact
 from rest.summary import build_summary
 from rest.trainer import resolve_device
@@ -77,20 +77,28 @@ def fit(
 ) -> dict[str, Any]:
     """Train one run on ``splits`` and return its summary (also written to ``out``).
 
+    The run directory stays locked (:class:`rest.runs.RunLock`) while this process
+    trains in it, so a second trainer is refused instead of writing beside it.
     Whatever stops a run once its directory is open (divergence, Ctrl-C, a crash) is
-    the last line of its ``log.txt``. ``on_epoch(record)`` sees each epoch's metrics
-    once that epoch is saved (metrics, checkpoints, resume state), so an exception it
-    raises -- a tuner pruning a hopeless trial -- stops training and leaves the run
-    resumable, without a summary.
+    the last line of its ``log.txt``; a run refused before it began leaves no
+    directory. ``on_epoch(record)`` sees each epoch's metrics once that epoch is saved
+    (metrics, checkpoints, resume state), so an exception it raises -- a tuner pruning
+    a hopeless trial -- stops training and leaves the run resumable, without a summary.
     """
-    run = RunDirectory(out) if out is not None else None
+    if out is None:
+        return _fit(config, splits, None, resume, show_progress, on_epoch, False)
+    run = RunDirectory(out)
+    fresh_directory = not run.path.exists()  # taking the lock creates it
     try:
-        return _fit(config, splits, run, resume, show_progress, on_epoch)
+        with RunLock(out):
+            return _fit(config, splits, run, resume, show_progress, on_epoch, fresh_directory)
     except BaseException as error:
-        if run is not None and run.opened and run.path.is_dir():
+        if run.opened and run.path.is_dir():
             reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
             with contextlib.suppress(OSError):  # a full disk must not hide the real error
                 run.log(f"stopped: {reason or type(error).__name__}")
+        elif isinstance(error, RestError) and fresh_directory and not run.started:
+            shutil.rmtree(run.path, ignore_errors=True)  # refused before it began
         raise
 
 
@@ -101,13 +109,13 @@ def _fit(
     resume: bool,
     show_progress: bool,
     on_epoch: Callable[[dict[str, Any]], None] | None,
+    fresh_directory: bool,
 ) -> dict[str, Any]:
     config = resolve(config, splits)
     device = resolve_device(config.run.device)
     if run is not None and run.finished:
         run.start(config.to_dict(), resume=True)  # checks the settings match
         return run.read_summary()
-    fresh_directory = run is not None and not run.path.exists()
     has_state = run.start(config.to_dict(), resume) if run is not None else False
 
     def say(line: str) -> None:

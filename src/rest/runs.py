@@ -6,6 +6,7 @@
       config.json        the resolved config
       metrics.jsonl      one JSON object per epoch (train, valid, test metrics, lr, time)
       summary.json       written last; its presence marks a finished run
+      .lock              held (flock) by the process training the run; names its holder
       log.txt            the human-readable progress lines
       checkpoints/
         best.pt, last.pt compact checkpoints (active weights + masks + metadata)
@@ -18,14 +19,22 @@ point leaves each file either complete or absent, and ``--resume`` continues fro
 A run that stopped before its first ``resume.pt`` (a failure or a kill in the first
 epoch) saved nothing worth keeping: the next run in the same directory starts
 over in it, whatever its settings, and notes that in ``log.txt``.
+
+A process trains in a run directory only while it holds the advisory lock on
+``.lock`` (:class:`RunLock`): a second trainer, from the same machine or another one
+sharing the filesystem, is refused with the holder's host, pid and start time, and
+the operating system releases the lock when the holder dies, however it dies.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +43,9 @@ import torch
 
 from rest.errors import RestError
 from rest.outputs import check_output_dir, make_readable
+
+LOCK_FILE = ".lock"
+LOCK_TRIES = 5
 
 # Fields that may differ between the original and the resumed invocation.
 RUNTIME_FIELDS = {("run", "device"), ("run", "eval_batch_size")}
@@ -71,6 +83,89 @@ def read_json(path: Path) -> Any:
         raise RestError(f"cannot read {path}: not valid JSON ({error})") from None
 
 
+class RunLocked(RestError):
+    """Another live process holds the run directory's lock."""
+
+
+class RunLock:
+    """The advisory lock of one run directory, held from :meth:`acquire` to :meth:`release`.
+
+    ``flock`` on ``RUN/.lock``: tied to the open file, so the kernel drops it when the
+    holder exits or is killed (no stale lock to clean up), and on Linux it also works
+    across machines on NFS. The file records who holds it, for the refusal message.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock or raise :class:`RunLocked` naming its holder."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # A few tries: ``rest sweep --status`` may hold a shared lock for a moment.
+        for attempt in range(LOCK_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt + 1 < LOCK_TRIES:
+                    time.sleep(0.1)
+        else:
+            os.close(fd)
+            raise RunLocked(
+                f"run directory {self.path.parent} is being trained by {self.holder()}; "
+                "wait for it to finish or choose another --out"
+            ) from None
+        holder = {"host": socket.gethostname(), "pid": os.getpid(), "since": _now()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only descriptor drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def held(self) -> bool:
+        """True while some process (this one included) holds the lock."""
+        return self._fd is not None or self.file_held(self.path)
+
+    @staticmethod
+    def file_held(path: Path) -> bool:
+        """True while some process holds an exclusive ``flock`` on ``path``."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def holder(self) -> str:
+        """``host H pid P since T``, as the holder wrote it."""
+        try:
+            info = json.loads(self.path.read_text())
+            return f"host {info['host']} pid {info['pid']} since {info['since']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "an unknown process"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 class RunDirectory:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -83,6 +178,10 @@ class RunDirectory:
         self.last_checkpoint = self.checkpoints / "last.pt"
         self.resume_state = self.checkpoints / "resume.pt"
         self.opened = False  # set once start() has created or reopened the directory
+
+    def lock(self) -> RunLock:
+        """This directory's lock (not yet acquired)."""
+        return RunLock(self.path)
 
     @property
     def finished(self) -> bool:
@@ -114,7 +213,11 @@ class RunDirectory:
             self.checkpoints.mkdir(exist_ok=True)
             self.opened = True
             return self.resume_state.is_file()
-        if self.path.is_dir() and any(self.path.iterdir()) and not starting_over:
+        if (
+            self.path.is_dir()
+            and any(p.name != LOCK_FILE for p in self.path.iterdir())
+            and not starting_over
+        ):
             raise RestError(
                 f"run directory {self.path} is not empty and holds no run; choose another --out"
             )

@@ -6,25 +6,24 @@ the whole config, so running the same sweep again finds each finished run (its
 saved state, and retries the ones that failed. Densities are crossed with the
 sparse methods only: a dense method runs once per (conflict ratio, seed).
 
-Each run trains in a fresh worker process (``spawn``), so a crash, a leak or the
-peak-memory figure of one run never touches another, and the torch threads of the
-machine are shared out between the workers. A failing run is logged to
-``OUT/failures.jsonl`` and the sweep carries on.
+Each run is one job of a launcher (:mod:`rest.launch`): a fresh worker process on
+this machine (``local``), one of ``k`` per GPU (``gpus``), or a task of a Slurm array
+job (``slurm``), so a crash, a leak or the peak-memory figure of one run never
+touches another. A failing run is logged to ``OUT/failures.jsonl`` and the sweep
+carries on. A run another process is training (its directory is locked, e.g. by a
+second sweep on the same directory) is left to it and reported ``busy``. While the
+sweep runs, ``OUT/.launch`` holds the launcher's logs and the queue that
+``rest sweep --status OUT`` reads.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
-import os
 import sys
 import time
-import traceback
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +32,14 @@ from tqdm import tqdm
 from rest.applicability import changed_fields, unread_fields
 from rest.config import TrainConfig, replace
 from rest.errors import RestError
+from rest.launch import Job, JobResult, Launcher, LocalLauncher
 from rest.methods import METHODS
 from rest.naming import run_name
-from rest.runs import RunDirectory, atomic_write
+from rest.runs import RunDirectory, RunLocked, atomic_write
 from rest.sparse.config import SparseConfig
+from rest.sweep_status import LAUNCH_DIR, SweepQueue
 
 FAILURES_FILE = "failures.jsonl"
-
-# What a worker reports back: (error line, traceback or None); None means it trained.
-Outcome = tuple[str, str | None] | None
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,8 @@ class SweepRun:
 
 @dataclass
 class SweepResult:
-    """What became of one run: ``trained`` now, ``skipped`` (finished before), or ``failed``."""
+    """What became of one run: ``trained`` now, ``skipped`` (finished before), ``busy``
+    (another process is training it), or ``failed``."""
 
     run: SweepRun
     status: str
@@ -74,7 +73,7 @@ class SweepResult:
 
     @property
     def summary(self) -> dict[str, Any] | None:
-        if self.status == "failed":
+        if self.status in ("failed", "busy"):
             return None
         return RunDirectory(self.run.path).read_summary()
 
@@ -195,75 +194,19 @@ def plan_sweep(
     return list(runs.values())
 
 
-def _train(config: dict[str, Any], path: str) -> Outcome:
-    """Train one run (resuming it if it was interrupted); a failure becomes its error line."""
+def train_run(config: dict[str, Any], path: str) -> str | None:
+    """The job of one run: train it (resuming it if it was interrupted).
+
+    Returns None once trained, or the refusal line when another process holds the
+    run's lock (a second sweep on the same directory); anything else raises.
+    """
     from rest import api
 
     try:
         api.train(config, out=path, resume=True, progress=False)
-    except RestError as error:
-        return str(error), None
-    except Exception as error:  # a bug: keep the traceback for failures.jsonl
-        name, lines = type(error).__name__, str(error).strip().splitlines()
-        return (f"{name}: {lines[0]}" if lines else name), traceback.format_exc()
+    except RunLocked as error:
+        return str(error)
     return None
-
-
-def _worker(config: dict[str, Any], path: str, threads: int, channel: Connection) -> None:
-    """Entry point of a worker process: train, report the outcome, exit."""
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        channel.send(_train(config, path))
-    except KeyboardInterrupt:
-        pass  # the parent is stopping the sweep; the run resumes next time
-    finally:
-        channel.close()
-
-
-def _cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _run_in_workers(
-    runs: Sequence[SweepRun], workers: int, finished: Callable[[SweepRun, Outcome], None]
-) -> None:
-    """Keep up to ``workers`` fresh processes busy; ``finished`` is called in the parent."""
-    context = multiprocessing.get_context("spawn")
-    threads = max(1, _cores() // workers)
-    pending = deque(runs)
-    active: dict[Connection, tuple[Any, SweepRun]] = {}
-    try:
-        while pending or active:
-            while pending and len(active) < workers:
-                run = pending.popleft()
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(
-                    target=_worker,
-                    args=(run.config.to_dict(), str(run.path), threads, send),
-                    name=f"rest-sweep:{run.name}",
-                )
-                process.start()
-                send.close()  # the child holds the only writer: its exit reads as EOF here
-                active[receive] = (process, run)
-            for receive in wait(list(active)):
-                process, run = active.pop(receive)  # type: ignore[index]
-                try:
-                    outcome: Outcome = receive.recv()  # type: ignore[union-attr]
-                except EOFError:  # it died before reporting (killed, out of memory, crashed)
-                    process.join()
-                    outcome = (f"worker process died (exit code {process.exitcode})", None)
-                receive.close()  # type: ignore[union-attr]
-                process.join()
-                finished(run, outcome)
-    finally:
-        for process, _run in active.values():
-            process.terminate()
-        for process, _run in active.values():
-            process.join()
 
 
 class _FailureLog:
@@ -312,19 +255,24 @@ def run_sweep(
     out: str | Path = "runs",
     workers: int = 1,
     progress: bool = True,
+    launcher: Launcher | None = None,
+    launcher_name: str = "local",
 ) -> list[SweepResult]:
     """Train every run of the sweep that has not finished; one result per run, in plan order.
 
-    ``workers`` processes train at once, each with ``cores // workers`` torch threads;
-    ``workers=0`` trains in this process, one run after another (for debugging; the peak
-    memory a summary records then covers every run trained so far).
+    ``launcher`` (default: a :class:`~rest.launch.LocalLauncher` with ``workers``
+    processes, each with ``cores // workers`` torch threads; ``workers=0`` trains in
+    this process, one run after another, and the peak memory a summary records then
+    covers every run trained so far) runs one job per unfinished run.
+    ``launcher_name`` is recorded for ``rest sweep --status``.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise RestError(f"--workers must be a non-negative integer, got {workers!r}")
+    out = Path(out)
+    if launcher is None:
+        launcher = LocalLauncher(workers, out / LAUNCH_DIR / "logs")
     runs = plan_sweep(base, methods, densities, conflict_pcts, seeds, out)
     results = {run.name: SweepResult(run, "skipped") for run in runs if run.state == "finished"}
     todo = [run for run in runs if run.name not in results]
-    failures = _FailureLog(Path(out))
+    failures = _FailureLog(out)
     failures.forget({run.name for run in todo})
     bar = tqdm(
         total=len(runs),
@@ -336,28 +284,29 @@ def run_sweep(
         file=sys.stderr,
         dynamic_ncols=True,
     )
+    by_name = {run.name: run for run in todo}
     failed = 0
 
-    def finished(run: SweepRun, outcome: Outcome) -> None:
+    def finished(job: JobResult) -> None:
         nonlocal failed
-        if outcome is None:
-            results[run.name] = SweepResult(run, "trained")
-        else:
-            error, details = outcome
+        run = by_name[job.name]
+        if job.error is not None:
             failed += 1
-            failures.add(run, error, details)
-            results[run.name] = SweepResult(run, "failed", error)
+            failures.add(run, job.error, job.details)
+            results[run.name] = SweepResult(run, "failed", job.error)
             if progress:
-                tqdm.write(f"failed: {run.name}: {error}", file=sys.stderr)
+                tqdm.write(f"failed: {run.name}: {job.error}", file=sys.stderr)
+        elif job.value is not None:  # refused: another process holds the run's lock
+            results[run.name] = SweepResult(run, "busy", job.value)
+        else:
+            results[run.name] = SweepResult(run, "trained")
         bar.update(1)
         bar.set_postfix(failed=failed)
 
+    jobs = [Job(run.name, train_run, (run.config.to_dict(), str(run.path))) for run in todo]
     try:
-        if workers == 0:
-            for run in todo:
-                finished(run, _train(run.config.to_dict(), str(run.path)))
-        else:
-            _run_in_workers(todo, workers, finished)
+        with SweepQueue(out, launcher_name, [run.name for run in todo]):
+            launcher.run(jobs, finished)
     finally:
         bar.close()
     return [results[run.name] for run in runs]
