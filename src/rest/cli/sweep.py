@@ -165,7 +165,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         return _print_status(args.status)
     base = config_from_args(args)
     axes = _axes(args)
-    if args.workers < 0:  # checked before --dry-run too, so a plan never lists a bad command
+    if args.workers is not None and args.workers < 0:  # checked before --dry-run too
         raise RestError(f"--workers must be a non-negative integer, got {args.workers}")
     if args.dry_run:
         runs = plan_sweep(base, out=args.out, **axes)
