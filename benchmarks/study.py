@@ -42,7 +42,9 @@ from typing import Any
 from rest.config import TrainConfig
 from rest.errors import RestError
 from rest.methods import METHODS
-from rest.report.study import PlannedRun, SkippedPart, describe_skipped, write_study_report
+from rest.report.study import write_study_report
+from rest.report.study_grid import PlannedRun, SkippedPart
+from rest.report.study_tables import describe_skipped
 from rest.runs import read_json
 from rest.sweep import plan_sweep, run_sweep
 from rest.tables import markdown_table

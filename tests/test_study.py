@@ -16,7 +16,10 @@ import pytest
 
 from rest.errors import RestError
 from rest.report.collect import Stat
-from rest.report.study import PlannedRun, SkippedPart, pareto_front, verdict, write_study_report
+from rest.report.study import write_study_report
+from rest.report.study_grid import PlannedRun, SkippedPart
+from rest.report.study_plots import pareto_front
+from rest.report.study_tables import verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
