@@ -16,13 +16,18 @@ import pytest
 
 from rest.errors import RestError
 from rest.report.collect import Stat
-from rest.report.study import PlannedRun, SkippedPart, pareto_front, verdict, write_study_report
+from rest.report.study import write_study_report
+from rest.report.study_grid import PlannedRun, SkippedPart
+from rest.report.study_plots import pareto_front
+from rest.report.study_tables import verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _load_script() -> ModuleType:
+    if str(ROOT / "benchmarks") not in sys.path:  # the script imports its sibling modules
+        sys.path.append(str(ROOT / "benchmarks"))
     spec = importlib.util.spec_from_file_location("study_script", ROOT / "benchmarks/study.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -32,22 +37,24 @@ def _load_script() -> ModuleType:
 
 
 study = _load_script()
+protocol = importlib.import_module("study_protocol")
+cost = importlib.import_module("study_cost")
 
 
 # ---- the protocol's plan ----
 
 
 def _counts(selection: Any, tuned: Path | None = None) -> tuple[dict[tuple[str, ...], int], list]:
-    blocks, skipped = study.plan_blocks(study.BUDGETS["cpu"], selection, Path("runs"), tuned)
+    blocks, skipped = protocol.plan_blocks(protocol.BUDGETS["cpu"], selection, Path("runs"), tuned)
     counts: dict[tuple[str, ...], int] = {}
-    for run in study.planned_runs(blocks):
+    for run in protocol.planned_runs(blocks):
         key = (run.row, run.dataset, f"{run.conflict_pct:g}", run.method)
         counts[key] = counts.get(key, 0) + 1
     return counts, skipped
 
 
 def test_full_grid_is_the_protocol_of_the_issue() -> None:
-    counts, skipped = _counts(study.Selection())
+    counts, skipped = _counts(protocol.Selection())
     # per (dataset, ratio): 5 dense methods x 3 seeds, sparse-only 1 density x 3 seeds,
     # REST 6 densities x 3 seeds = 36 runs; 4 + 4 + 1 (dataset, ratio) parts
     assert sum(counts.values()) == 9 * 36 == 324
@@ -70,19 +77,21 @@ def test_full_grid_is_the_protocol_of_the_issue() -> None:
 
 
 def test_parts_of_the_grid_and_their_densities() -> None:
-    selection = study.Selection(
+    selection = protocol.Selection(
         datasets=("cfmnist",), pcts=(1.0, 5.0), methods=("sparse", "rest", "erm"), rows=("default",)
     )
-    blocks, _ = study.plan_blocks(study.BUDGETS["gpu"], selection, Path("runs"))
-    runs = study.planned_runs(blocks)
+    blocks, _ = protocol.plan_blocks(protocol.BUDGETS["gpu"], selection, Path("runs"))
+    runs = protocol.planned_runs(blocks)
     assert len(runs) == 2 * 3 * (1 + 1 + 6)
     assert {r.density for r in runs if r.method == "sparse"} == {0.1}
-    assert {r.density for r in runs if r.method == "rest"} == set(study.REST_DENSITIES)
+    assert {r.density for r in runs if r.method == "rest"} == set(protocol.REST_DENSITIES)
     assert {r.density for r in runs if r.method == "erm"} == {1.0}
     assert {r.seed for r in runs} == {41, 42, 43}
     assert all(block.base.optim.epochs == 100 for block in blocks)
     assert all(r.path.parent == Path("runs/default/cfmnist") for r in runs)
-    only = study.Selection(datasets=("cmnist",), methods=("rest",), densities=(0.01,), seeds=(41,))
+    only = protocol.Selection(
+        datasets=("cmnist",), methods=("rest",), densities=(0.01,), seeds=(41,)
+    )
     counts, _ = _counts(only)
     assert counts == {("default", "cmnist", "1", "rest"): 1}
 
@@ -93,7 +102,7 @@ def test_parts_of_the_grid_and_their_densities() -> None:
 )
 def test_values_outside_the_protocol_are_refused(field: str, value: tuple) -> None:
     with pytest.raises(RestError, match=f"--{field}: .* is not in the study protocol"):
-        study.Selection(**{field: value})
+        protocol.Selection(**{field: value})
 
 
 def _write_chosen(directory: Path, method: str, pct: float, **optim: Any) -> None:
@@ -114,16 +123,16 @@ def test_tuned_row_takes_hyperparameters_but_keeps_budget_data_and_density(
 ) -> None:
     chosen = tmp_path / "chosen"
     _write_chosen(chosen, "rest", 1.0, lr=0.123)
-    selection = study.Selection(datasets=("cfmnist",), rows=("tuned",))
-    blocks, skipped = study.plan_blocks(study.BUDGETS["cpu"], selection, tmp_path, chosen)
-    runs = study.planned_runs(blocks)
+    selection = protocol.Selection(datasets=("cfmnist",), rows=("tuned",))
+    blocks, skipped = protocol.plan_blocks(protocol.BUDGETS["cpu"], selection, tmp_path, chosen)
+    runs = protocol.planned_runs(blocks)
     assert len(runs) == 18 and {(r.method, r.conflict_pct) for r in runs} == {("rest", 1.0)}
     (block,) = blocks
     assert block.base.optim.lr == 0.123
     assert block.base.reweight.lambda_up == 12.0 and block.base.sparse.alpha == 0.25
     assert block.base.optim.epochs == 20  # the budget's, not the tuning run's
     assert block.base.model.width is None  # the model is the study's
-    assert {r.density for r in runs} == set(study.REST_DENSITIES)
+    assert {r.density for r in runs} == set(protocol.REST_DENSITIES)
     assert all(r.path.parent == tmp_path / "tuned" / "cfmnist" for r in runs)
     assert len(skipped) == 4 * 7 - 1
     assert all("no chosen config" in part.reason for part in skipped)
@@ -134,7 +143,7 @@ def test_two_chosen_configs_for_one_cell_are_refused(tmp_path: Path) -> None:
     _write_chosen(chosen, "rest", 1.0)
     (chosen / "copy.json").write_text((chosen / "cfmnist-1pct-rest.json").read_text())
     with pytest.raises(RestError, match="two chosen configs for rest on cfmnist at 1%"):
-        study.tuned_configs(chosen)
+        protocol.tuned_configs(chosen)
 
 
 # ---- the verdict rule ----
@@ -350,16 +359,16 @@ def test_cost_estimate_from_one_epoch_measurements(tmp_path: Path) -> None:
         summary = {"dataset": dataset, "method": method, "time": {"seconds_per_epoch": cpu}}
         (tmp_path / key / "summary.json").write_text(json.dumps(summary))
         walls[key] = {"wall_seconds": cpu, "cpu_seconds": cpu, "load_average": [1.0, 1.0]}
-    (tmp_path / study.WALLS_FILE).write_text(json.dumps(walls))
+    (tmp_path / cost.WALLS_FILE).write_text(json.dumps(walls))
     (tmp_path / "corrupted").mkdir()
     generating = {"cpu_seconds": 500.0, "wall_seconds": 600.0, "load_average": [1.0, 1.0]}
-    (tmp_path / "corrupted" / study.DATA_PREPARATION_FILE).write_text(json.dumps(generating))
+    (tmp_path / "corrupted" / cost.DATA_PREPARATION_FILE).write_text(json.dumps(generating))
     args = study.parse_args(["--estimate", "--measure-dir", str(tmp_path)])
-    text = _squash(study.estimate(args, study.BUDGETS["cpu"]))
+    text = _squash(cost.estimate(args, protocol.BUDGETS["cpu"]))
     # 66 runs x 2000 s + 6 ERM runs x 1000 s (measured itself) + 6 JTT runs x 200 s
     assert "| cfmnist 1% and 5% | 72 | 38.7 |" in text
     assert "| cfmnist, all its ratios | 144 | 77.3 |" in text
-    ratio = study._model_flops("corrupted") / study._model_flops("cfmnist")
+    ratio = cost._model_flops("corrupted") / cost._model_flops("cfmnist")
     corrupted = 144 * (500 + 20 * 100 * ratio) + 12 * 2 * 100 * ratio
     assert f"| corrupted, all its ratios | 144 | {corrupted / 3600:.1f} |" in text
     assert "setup: cfmnist's plus 500 CPU s measured generating corrupted" in text

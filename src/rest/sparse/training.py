@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -35,34 +34,11 @@ from torch import Tensor, nn
 from rest.errors import RestError
 from rest.sparse.config import SparseConfig
 from rest.sparse.distributions import layer_counts, layer_densities
-from rest.sparse.drop import DROP_RULES
 from rest.sparse.grow import GROW_RULES
 from rest.sparse.masking import maskable_parameters, model_size, random_mask, top_mask
-from rest.sparse.schedules import ALPHA_SCHEDULES
 from rest.sparse.scores import SCORE_BATCHES, STATIC_SCORES, Objective, on_pairs
 from rest.sparse.strategies import STRATEGIES
-
-
-@dataclass
-class _Layer:
-    """A sparse weight: its mask, the mask's complement (for ``masked_fill_``, which
-    writes +0.0 where a multiply would leave -0.0) and every position ever active."""
-
-    param: nn.Parameter
-    count: int
-    mask: Tensor
-    inactive: Tensor
-    ever_active: Tensor
-
-    def set_mask(self, mask: Tensor) -> None:
-        self.mask.copy_(mask)
-        torch.logical_not(self.mask, out=self.inactive)
-        self.ever_active |= self.mask
-
-    def to(self, device: torch.device) -> None:
-        self.mask = self.mask.to(device)
-        self.inactive = self.inactive.to(device)
-        self.ever_active = self.ever_active.to(device)
+from rest.sparse.update import MaskedLayer, update_gradients, update_masks
 
 
 def resolve_update_frequency(config: SparseConfig, total_steps: int) -> int:
@@ -104,13 +80,13 @@ class SparseTraining:
         sizes = [p.numel() for p in self._maskable.values()]
         counts = layer_counts(densities, sizes, config.density)
 
-        self._layers: dict[str, _Layer] = {}
+        self._layers: dict[str, MaskedLayer] = {}
         for name, count in zip(names, counts, strict=True):
             param = self._maskable[name]
             if count >= param.numel():
                 continue
             mask = random_mask(param.shape, count, self._generator(param.device), param.device)
-            self._layers[name] = _Layer(param, count, mask, ~mask, mask.clone())
+            self._layers[name] = MaskedLayer(param, count, mask, ~mask, mask.clone())
         self.masks: dict[str, Tensor] = {name: layer.mask for name, layer in self._layers.items()}
 
         # Scored strategies choose their mask from the dense initialisation, so keep it
@@ -188,7 +164,7 @@ class SparseTraining:
             )
         self._follow_device()
         if self.is_update_step(step):
-            gradients = self._gradients()
+            gradients = update_gradients(self.strategy, self._layers)
             if self.config.update_order == "before-step":
                 self._update_masks(step, gradients)
             else:
@@ -225,73 +201,18 @@ class SparseTraining:
             for layer in self._layers.values():
                 layer.param.masked_fill_(layer.inactive, 0.0)
 
-    # -- mask updates ------------------------------------------------------------------------
-
-    def _gradients(self) -> dict[str, Tensor | None]:
-        """Each layer's dense gradient (a copy when the grow rule ranks by it)."""
-        assert self.strategy.grow is not None
-        if not GROW_RULES.get(self.strategy.grow).dense_gradient:
-            return dict.fromkeys(self._layers)
-        return {
-            name: None if layer.param.grad is None else layer.param.grad.detach().clone()
-            for name, layer in self._layers.items()
-        }
-
     def _update_masks(self, step: int, gradients: dict[str, Tensor | None]) -> None:
-        assert self.strategy.drop is not None and self.strategy.grow is not None
-        drop = DROP_RULES.get(self.strategy.drop)
-        grow = GROW_RULES.get(self.strategy.grow)
-        fraction = ALPHA_SCHEDULES.get(self.config.alpha_schedule)(
-            self.config.alpha, step, self.stop_step
+        update_masks(
+            self._layers,
+            gradients,
+            strategy=self.strategy,
+            config=self.config,
+            step=step,
+            stop_step=self.stop_step,
+            generator_for=self._generator,
+            optimizer=self._optimizer,
         )
-        for name, layer in self._layers.items():
-            grad = gradients[name]
-            if grow.dense_gradient and grad is None:
-                continue  # a layer the loss did not reach cannot be ranked
-            n = math.floor(fraction * layer.count)
-            if n > 0:
-                self._replace(layer, n, grad, drop, grow.score)
         self.updates_done += 1
-
-    def _replace(
-        self, layer: _Layer, n: int, grad: Tensor | None, drop: Callable, grow: Callable
-    ) -> None:
-        """Drop the ``n`` lowest-scoring active weights, grow the ``n`` best other positions.
-
-        Only the surviving weights are kept out of the grow ranking (RigL), so a
-        just-dropped weight may win its place back and then keeps its value and optimizer
-        state, as if never dropped; with ``regrow_dropped`` off, just-dropped positions
-        rank below every other inactive one. Newly active weights start at zero with zero
-        optimizer state; dropped ones go to zero with theirs.
-        """
-        weight = layer.param.detach()
-        generator = self._generator(weight.device)
-        mask = layer.mask.view(-1)
-
-        keep_score = torch.where(mask, drop(weight, grad, generator).reshape(-1), math.inf)
-        dropped = torch.topk(keep_score, n, largest=False, sorted=False).indices
-        survivors = mask.scatter(0, dropped, False)
-
-        grow_score = grow(weight, grad, generator).reshape(-1)
-        if not self.config.regrow_dropped:  # grow scores are >= 0, so -1 ranks below them
-            grow_score = grow_score.masked_fill(mask, -1.0)
-        grow_score = grow_score.masked_fill(survivors, -math.inf)
-        grown = torch.topk(grow_score, n, sorted=False).indices
-        new_mask = survivors.scatter(0, grown, True).view(weight.shape)
-
-        changed = new_mask ^ layer.mask
-        with torch.no_grad():
-            layer.param.masked_fill_(changed, 0.0)
-        self._reset_optimizer_state(layer.param, changed)
-        layer.set_mask(new_mask)
-
-    def _reset_optimizer_state(self, param: nn.Parameter, positions: Tensor) -> None:
-        """Zero every per-weight optimizer state tensor (momentum, Adam moments...) there."""
-        if self._optimizer is None:
-            return
-        for value in self._optimizer.state.get(param, {}).values():
-            if isinstance(value, Tensor) and value.shape == param.shape:
-                value.masked_fill_(positions, 0)
 
     # -- bookkeeping -------------------------------------------------------------------------
 
