@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 from rest.report.collect import METRICS, Group, pct_sort_key
 from rest.runs import RUNTIME_FIELDS
-from rest.tables import human_count, markdown_table
+from rest.tables import flatten, human_count, markdown_table
 
 
 def _pct(value: float | None) -> str:
@@ -61,16 +60,6 @@ def pivot_table(groups: Sequence[Group], metric: str) -> str:
     return markdown_table(["method", "density", *(f"{_pct(p)}%" for p in pcts)], rows)
 
 
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def mixed_settings_notes(groups: Sequence[Group]) -> list[str]:
     """A note for every group holding two runs of one seed, i.e. runs that differ in
     some other setting yet are averaged together, naming the settings that differ."""
@@ -80,7 +69,7 @@ def mixed_settings_notes(groups: Sequence[Group]) -> list[str]:
         seeds = group.seeds
         if len(seeds) == len(set(seeds)):
             continue
-        configs = [_flatten(s.get("config") or {}) for s in group.summaries]
+        configs = [flatten(s.get("config") or {}) for s in group.summaries]
         keys = sorted({key for config in configs for key in config} - ignored)
         differing = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
         notes.append(

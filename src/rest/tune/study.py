@@ -29,6 +29,7 @@ from rest.config import TrainConfig
 from rest.errors import RestError
 from rest.methods import METHODS
 from rest.runs import read_json, write_json
+from rest.tables import flatten
 
 OBJECTIVES = ("auto", "worst_group", "accuracy", "unbiased")
 PRUNERS = ("median", "none")
@@ -124,8 +125,8 @@ class TuneDirectory:
     @staticmethod
     def _difference(saved: TuneSettings, new: TuneSettings) -> str:
         old_values, new_values = (
-            _flatten(dataclasses.asdict(saved)),
-            _flatten(dataclasses.asdict(new)),
+            flatten(dataclasses.asdict(saved)),
+            flatten(dataclasses.asdict(new)),
         )
         for key in sorted(set(old_values) | set(new_values)):
             if old_values.get(key) != new_values.get(key):
@@ -146,13 +147,3 @@ class TuneDirectory:
         from optuna.storages.journal import JournalFileOpenLock
 
         return JournalFileOpenLock(str(self.path / "budget"))
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
