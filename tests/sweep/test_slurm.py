@@ -1,5 +1,5 @@
 """The slurm launcher against a real single-node Slurm (munged, slurmctld, slurmd on
-this machine; see conftest.py): a sweep as one array job, every summary checked; a
+this machine; see tests/conftest.py): a sweep as one array job, every summary checked; a
 cancelled job's run resumed by the next sweep, ending where an uninterrupted run ends."""
 
 from __future__ import annotations

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
+from rest.cli.launch_options import add_launcher_flags, check_workers, launcher_from_args
 from rest.cli.options import add_config_flags, config_from_args
 from rest.errors import RestError
-from rest.launch import LAUNCHERS, Launcher, SlurmOptions, make_launcher
-from rest.sweep_status import LAUNCH_DIR, SLURM_DIR
 from rest.tables import markdown_table
 
 DEFAULT_SWEEP_DIR = "runs"
@@ -20,18 +18,6 @@ AXES = {
     "densities": ("sparse.density", "--density"),
     "conflict_pcts": ("data.conflict_pct", "--conflict-pct"),
     "seeds": ("run.seed", "--seed"),
-}
-
-# SlurmOptions field -> help of its --slurm-* flag
-SLURM_HELP = {
-    "partition": "partition of every array task (default: the cluster's default)",
-    "time_min": "time limit of each run in minutes; a run that reaches it is requeued and "
-    "resumes (default: 60)",
-    "cpus_per_run": "CPUs (and torch threads) per run (default: 1)",
-    "gpus_per_run": "GPUs per run (default: 0)",
-    "mem_gb": "memory per run in GB (default: the cluster's default)",
-    "array_parallelism": "array tasks running at once (default: 32)",
-    "sbatch": "other sbatch options, e.g. --slurm-sbatch=--qos=high --slurm-sbatch=--account=lab",
 }
 
 
@@ -62,33 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_SWEEP_DIR,
         help=f"sweep directory holding one directory per run (default: {DEFAULT_SWEEP_DIR})",
     )
-    parser.add_argument(
-        "--launcher",
-        choices=LAUNCHERS,
-        default="local",
-        help="where runs train: local processes, every visible GPU of this node, or a Slurm "
-        "array job (default: local)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="--launcher local: runs trained at once, each in its own process with cores/N "
-        "torch threads; 0 trains in this process (default: 1)",
-    )
-    parser.add_argument(
-        "--runs-per-gpu",
-        type=int,
-        metavar="K",
-        help="--launcher gpus: runs trained at once on each visible GPU (default: 1)",
-    )
-    for field in dataclasses.fields(SlurmOptions):
-        flag = "--slurm-" + field.name.replace("_", "-")
-        if field.name == "sbatch":
-            parser.add_argument(flag, action="append", metavar="OPTION", help=SLURM_HELP["sbatch"])
-            continue
-        kind = {"partition": str, "mem_gb": float}.get(field.name, int)
-        parser.add_argument(flag, type=kind, help="--launcher slurm: " + SLURM_HELP[field.name])
+    add_launcher_flags(parser)
     parser.add_argument(
         "--status",
         metavar="OUT",
@@ -109,39 +69,6 @@ def _axes(args: argparse.Namespace) -> dict[str, Any]:
             option = "--" + axis.replace("_", "-")
             raise RestError(f"give either {flag} or {option}, not both")
     return {axis: getattr(args, axis) for axis in AXES}
-
-
-def _launcher(args: argparse.Namespace) -> Launcher:
-    """The launcher the flags ask for; a flag meant for another launcher is an error."""
-    slurm_given = {
-        field.name: getattr(args, "slurm_" + field.name)
-        for field in dataclasses.fields(SlurmOptions)
-        if getattr(args, "slurm_" + field.name) is not None
-    }
-    misplaced = [
-        flag
-        for flag, given, launcher in (
-            ("--workers", args.workers is not None, "local"),
-            ("--runs-per-gpu", args.runs_per_gpu is not None, "gpus"),
-            *(("--slurm-" + name.replace("_", "-"), True, "slurm") for name in slurm_given),
-        )
-        if given and args.launcher != launcher
-    ]
-    if misplaced:
-        raise RestError(
-            f"{misplaced[0]} does not apply to --launcher {args.launcher}; drop it or pick "
-            "the launcher it belongs to"
-        )
-    if "sbatch" in slurm_given:
-        slurm_given["sbatch"] = tuple(slurm_given["sbatch"])
-    launch_dir = f"{args.out}/{LAUNCH_DIR}"
-    return make_launcher(
-        args.launcher,
-        log_dir=f"{launch_dir}/{SLURM_DIR}" if args.launcher == "slurm" else f"{launch_dir}/logs",
-        workers=1 if args.workers is None else args.workers,
-        runs_per_gpu=1 if args.runs_per_gpu is None else args.runs_per_gpu,
-        slurm=SlurmOptions(**slurm_given),
-    )
 
 
 def _print_status(out: str) -> int:
@@ -165,8 +92,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         return _print_status(args.status)
     base = config_from_args(args)
     axes = _axes(args)
-    if args.workers is not None and args.workers < 0:  # checked before --dry-run too
-        raise RestError(f"--workers must be a non-negative integer, got {args.workers}")
+    check_workers(args)  # before --dry-run too
     if args.dry_run:
         runs = plan_sweep(base, out=args.out, **axes)
         rows = [
@@ -187,7 +113,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             f"{states.count('interrupted')} to resume, {states.count('finished')} finished"
         )
         return 0
-    launcher = _launcher(args)
+    launcher = launcher_from_args(args, args.out)
     results = run_sweep(
         base,
         out=args.out,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from rest.cli.launch_options import add_launcher_flags, launcher_from_args
 from rest.cli.options import add_config_flags, config_from_args
 from rest.errors import RestError
 
@@ -21,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validation metric is hopeless. Then each study's best trial is retrained over "
         "--seeds beside the same method at the published defaults (the other flags and "
         "--config), and OUT/report.md holds the table. Rerunning continues the studies up "
-        "to --trials, never beyond; trials use --seed. Needs the tune extra "
+        "to --trials, never beyond; trials use --seed. Trials and reruns run on "
+        "--launcher (local processes, every GPU of this node, or Slurm array tasks sharing "
+        "OUT). Needs the tune extra "
         "(pip install 'rest[tune]').",
     )
     parser.add_argument(
@@ -74,14 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", default=DEFAULT_TUNE_DIR, help=f"tuning directory (default: {DEFAULT_TUNE_DIR})"
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="trials (and reruns) trained at once, each in its own process; 0 trains in "
-        "this process (default: 1)",
-    )
+    add_launcher_flags(parser, runs="trials and reruns")
     parser.add_argument(
         "--report",
         action="store_true",
@@ -106,8 +102,7 @@ def run_tune_command(args: argparse.Namespace) -> int:
 
     if args.trials < 1:
         raise RestError(f"--trials must be at least 1, got {args.trials}")
-    if args.workers < 0:
-        raise RestError(f"--workers must be >= 0, got {args.workers}")
+    launcher = launcher_from_args(args, args.out)
     base = config_from_args(args)
     for axis, dest, flag in (
         ("methods", "method", "--method"),
@@ -129,7 +124,7 @@ def run_tune_command(args: argparse.Namespace) -> int:
         densities=args.densities or [base.sparse.density],
         n_trials=args.trials,
         seeds=args.seeds,
-        workers=args.workers,
+        launcher=launcher,
     )
     print(f"{result.table}\n\nreport: {result.report}; choices: {result.selected}")
     return 0

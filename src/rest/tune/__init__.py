@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rest.data.dataset import BiasedSplits
+from rest.launch import Job, Launcher, LocalLauncher
 from rest.methods import METHODS
-from rest.tune.launch import run_jobs
+from rest.sweep_status import LAUNCH_DIR
+from rest.tune.launch import run_jobs, trial_workers
 from rest.tune.rerun import rerun_jobs, select, train_run, write_selection
 from rest.tune.spaces import SEARCH_SPACES, Param, search_space
 from rest.tune.study import TuneDirectory, TuneSettings
@@ -65,34 +67,43 @@ def tune(
     seeds: Sequence[int],
     workers: int = 0,
     splits: BiasedSplits | None = None,
+    launcher: Launcher | None = None,
 ) -> TuneResult:
     """Search, select on validation, rerun over ``seeds`` and write the report.
 
-    ``workers`` processes train at once (0: this process); ``splits`` replaces the
-    data of the config (tests, in this process only).
+    Trials and reruns are jobs of ``launcher`` (:mod:`rest.launch`); without one,
+    ``workers`` local processes train at once (0: this process). ``splits`` replaces
+    the data of the config (tests, in this process only).
     """
     from rest.report.tuning import write_tuning_report
 
     directory = TuneDirectory(out)
     directory.open(settings)
+    if launcher is None:
+        launcher = LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
+    data = (splits,) if splits is not None else ()
     pairs = studies(methods, densities)
     trial_jobs = [
-        (str(directory.path), method, density, n_trials, worker)
+        Job(
+            f"trials-{method}-{density:g}-{worker}",
+            run_trials,
+            (str(directory.path), method, density, n_trials, worker, *data),
+        )
         for method, density in pairs
-        for worker in range(max(1, workers))
+        for worker in range(min(n_trials, trial_workers(launcher)))
     ]
-    if splits is not None:
-        trial_jobs = [(*job, splits) for job in trial_jobs]
-    run_jobs(run_trials, trial_jobs, workers)
+    run_jobs(launcher, trial_jobs)
     selections = [select(directory.path, method, density) for method, density in pairs]
     selected = write_selection(directory.path, selections)
     jobs = [
-        job
+        Job(
+            "-".join(Path(path).relative_to(directory.path).parts),
+            train_run,
+            (config, path, *data),
+        )
         for selection in selections
-        for job in rerun_jobs(directory.path, settings.base_config, selection, seeds)
+        for config, path in rerun_jobs(directory.path, settings.base_config, selection, seeds)
     ]
-    if splits is not None:
-        jobs = [(*job, splits) for job in jobs]
-    run_jobs(train_run, jobs, workers)
+    run_jobs(launcher, jobs)
     report, table = write_tuning_report(directory.path)
     return TuneResult(report, table, selected)

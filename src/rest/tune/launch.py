@@ -1,41 +1,40 @@
-"""Where tuning jobs run: the one hook a launcher plugs into.
+"""Where tuning jobs run: on the launcher ``rest tune --launcher`` picks (:mod:`rest.launch`).
 
 Every job of ``rest tune`` -- a trial worker (:func:`rest.tune.trials.run_trials`)
 or a rerun of a chosen configuration (:func:`rest.tune.rerun.train_run`) -- is a
-picklable module-level function and its arguments, needing nothing but the
-filesystem. :func:`run_jobs` runs them here or in local processes; running
-them on GPUs or as Slurm array tasks means replacing this one function with a
-call to the sweep launchers.
+picklable module-level function and its arguments, needing nothing but the tuning
+directory (the study file and the run directories). So the same jobs run in this
+process, in local processes, k per GPU, or as Slurm array tasks sharing the tuning
+directory on a shared filesystem.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from collections.abc import Sequence
+
+from rest.errors import RestError
+from rest.launch import Job, Launcher, LocalLauncher, SlurmLauncher
 
 
-def _cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+def trial_workers(launcher: Launcher) -> int:
+    """How many trial workers per study keep the launcher busy: its processes at once
+    (1 when it trains in this process), or the Slurm array's parallelism."""
+    if isinstance(launcher, SlurmLauncher):
+        return launcher.options.array_parallelism
+    if isinstance(launcher, LocalLauncher):
+        return max(1, len(launcher.slots))
+    return 1
 
 
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def run_jobs(function: Callable[..., Any], jobs: Sequence[tuple[Any, ...]], workers: int) -> list:
-    """``[function(*job) for job in jobs]``: in this process when ``workers`` is 0, else in
-    ``workers`` fresh local processes sharing the cores. The first error propagates."""
-    if workers <= 0:
-        return [function(*job) for job in jobs]
-    threads = max(1, _cores() // workers)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, context, _init_worker, (threads,)) as pool:
-        futures = [pool.submit(function, *job) for job in jobs]
-        return [future.result() for future in futures]
+def run_jobs(launcher: Launcher, jobs: Sequence[Job]) -> list:
+    """Run ``jobs`` on ``launcher`` and return their values in order; a failed job is a
+    one-line :class:`RestError` naming it (after every job has ended)."""
+    results = launcher.run(jobs)
+    failed = [result for result in results if not result.ok]
+    if failed:
+        first = failed[0]
+        others = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        where = getattr(launcher, "log_dir", None)
+        logs = f"; logs in {where}" if where is not None else ""
+        raise RestError(f"tune job {first.name} failed: {first.error}{others}{logs}")
+    return [result.value for result in results]
