@@ -82,6 +82,14 @@ class SlurmCluster:
             shutil.rmtree(self.munge_dir, ignore_errors=True)
 
 
+def _free_port() -> int:
+    """A TCP port nothing listens on now, so two test clusters on one machine (two
+    sessions, or a developer's beside CI) do not collide on Slurm's fixed defaults."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _slurm_conf(root: Path, node: str, cpus: int, memory_mb: int) -> str:
     return f"""\
 ClusterName=rest-test
@@ -97,8 +105,8 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SchedulerType=sched/backfill
 ReturnToService=2
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort={_free_port()}
+SlurmdPort={_free_port()}
 StateSaveLocation={root}/state
 SlurmdSpoolDir={root}/spool/%n
 SlurmctldPidFile={root}/slurmctld.pid

@@ -131,7 +131,7 @@ def test_a_preempted_run_is_requeued_and_resumes(slurm, tmp_path: Path, capsys) 
     --signal): submitit requeues the task, which resumes its run from the saved state
     within the same sweep."""
     out = tmp_path / "sweep"
-    epochs = ["--epochs", "16", "--checkpoint-every", "1", "--batch-size", "16"]
+    epochs = ["--epochs", "40", "--checkpoint-every", "1", "--batch-size", "16"]
     argv = ["sweep", "--method", "erm", "--seed", "4", *epochs, *TINY, "--out", str(out), *SLURM]
     jobs_file = out / LAUNCH_DIR / SLURM_DIR / "jobs.json"
 
@@ -156,4 +156,4 @@ def test_a_preempted_run_is_requeued_and_resumes(slurm, tmp_path: Path, capsys) 
     ((name, _job_id),) = _jobs(out).items()
     log = (out / name / "log.txt").read_text()
     assert f"resuming {out / name} after epoch " in log
-    assert json.loads((out / name / "summary.json").read_text())["last"]["epoch"] == 16
+    assert json.loads((out / name / "summary.json").read_text())["last"]["epoch"] == 40
