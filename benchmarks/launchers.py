@@ -12,7 +12,7 @@ start, imports, data loading, evaluation, checkpoints, and queueing). Launchers:
 * ``slurm``: one array job, ``--slurm-array-parallelism 2``, 1 CPU per run, on the
   Slurm cluster that ``sbatch`` reaches, or with ``--start-slurm`` a single-node
   cluster started here for the benchmark (root and ``slurm-wlm munge`` needed; the
-  tests' ``tests/sweep/slurm_cluster.py``).
+  tests' ``tests/slurm_cluster.py``).
 
 On a GPU node, ``--gpus`` adds the ``gpus`` launcher with k = 1, 2, 4, 8 runs per GPU
 and reports runs per hour. Writes ``--results`` (markdown table + JSON)::
@@ -99,7 +99,7 @@ def main() -> None:
         rows.append(measure("local", LocalLauncher(2, local / LAUNCH_DIR), 2, local, base))
         if not args.no_slurm:
             if args.start_slurm:
-                sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "sweep"))
+                sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
                 from slurm_cluster import start_cluster
 
                 cluster = start_cluster(scratch / "slurm-cluster")
