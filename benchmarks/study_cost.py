@@ -16,6 +16,7 @@ import shlex
 import time
 from pathlib import Path
 
+from accuracy import machine_description
 from rest.config import TrainConfig
 from rest.runs import read_json
 from rest.sweep import run_sweep
@@ -205,19 +206,6 @@ def estimate(args: argparse.Namespace, budget: Budget) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    """CPU model and cores, for the cost table."""
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {len(os.sched_getaffinity(0))} cores visible"
-
-
 def write_cost(args: argparse.Namespace, budget: Budget, argv: list[str]) -> None:
     """Estimate the grid's cost, print it and write it with its command and machine to
     ``cost.md`` in ``--results`` (default benchmarks/results/study)."""
@@ -226,7 +214,7 @@ def write_cost(args: argparse.Namespace, budget: Budget, argv: list[str]) -> Non
     cost.parent.mkdir(parents=True, exist_ok=True)
     command = " ".join(shlex.quote(a) for a in argv)
     cost.write_text(
-        f"# Cost of the study\n\n- command: `{command}`\n- machine: {machine()}\n"
+        f"# Cost of the study\n\n- command: `{command}`\n- machine: {machine_description()}\n"
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{text}\n"
     )
     print(text)
