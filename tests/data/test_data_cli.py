@@ -217,3 +217,34 @@ def test_info_verify_checks_the_manifest(idx_source, tmp_path: Path, capsys) -> 
     assert_one_line_error(code, err, "(689 files, sha256", "the manifest says 690 files")
     code, _, err = run_cli(["data", "info", "cmnist", "--verify"], capsys)
     assert_one_line_error(code, err, "cmnist is generated in memory")
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        ["--severity", "2"],
+        ["--source", "fashion-mnist"],
+        ["--heldout", "published"],
+        ["--data-seed", "3"],
+    ],
+)
+def test_a_generator_setting_on_a_dataset_path_is_refused(
+    flag: list[str], disent_dir, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    # one epoch, so that a missing check fails fast instead of training for long
+    argv = ["train", "--dataset", str(disent_dir("cmnist")), *flag, "--epochs", "1"]
+    argv += ["--out", str(out)]
+    code, _, err = run_cli(argv, capsys)
+    assert_one_line_error(code, err, f"{flag[0]} is for a generated benchmark", "drop the flag")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", [["--csv-label-column", "label"], ["--layout", "csv"]])
+def test_a_file_setting_on_a_generated_benchmark_is_refused(
+    flag: list[str], tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", "--dataset", "cmnist", *flag, "--out", str(out)], capsys)
+    assert_one_line_error(code, err, f"{flag[0]} is for a dataset path; cmnist")
+    assert not out.exists()

@@ -31,12 +31,8 @@ def load_dataset(config: DataConfig) -> BiasedSplits:
 
 
 def _load(config: DataConfig) -> BiasedSplits:
+    config.check_fields_read(DATASETS.names())
     if config.dataset in DATASETS:
-        if config.num_classes is not None:
-            raise RestError(
-                f"--num-classes is for a dataset path; {config.dataset} takes its classes "
-                "from its image source"
-            )
         splits = DATASETS.get(config.dataset).generate(config)
     else:
         path = Path(config.dataset).expanduser()

@@ -7,6 +7,7 @@ needs to be added here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -19,6 +20,19 @@ SEVERITIES = (1, 2, 3, 4, 5)
 HELDOUT = ("auto", "counterfactual", "published")
 # What to do with metadata-CSV rows whose bias cell is empty while others have one.
 MISSING_BIAS = ("error", "drop")
+# Fields only a generated benchmark reads, and fields only a dataset path reads: a
+# changed value of the other kind would silently do nothing, so it is refused.
+GENERATOR_FIELDS = ("source", "severity", "heldout", "data_seed")
+PATH_FIELDS = (
+    "layout",
+    "num_classes",
+    "csv_image_column",
+    "csv_label_column",
+    "csv_bias_column",
+    "csv_missing_bias",
+    "csv_split_column",
+    "csv_split_values",
+)
 
 
 @dataclass
@@ -149,6 +163,27 @@ class DataConfig:
         for name in ("csv_image_column", "csv_label_column", "csv_split_column"):
             if not getattr(self, name).strip():
                 raise RestError(f"{name} must name a column")
+
+    def check_fields_read(self, benchmarks: Sequence[str]) -> None:
+        """Refuse a field changed from its default that this kind of dataset ignores:
+        the generator settings for a dataset path, the file settings for a generated
+        benchmark (one of the registered ``benchmarks``)."""
+        generated = self.dataset in benchmarks
+        default = DataConfig()
+        ignored = PATH_FIELDS if generated else GENERATOR_FIELDS
+        for name in ignored:
+            if getattr(self, name) == getattr(default, name):
+                continue
+            flag = "--" + name.replace("_", "-")
+            if generated:
+                raise RestError(
+                    f"{flag} is for a dataset path; {self.dataset} is a generated benchmark "
+                    "(drop the flag, or pass the path of a dataset directory or CSV file)"
+                )
+            raise RestError(
+                f"{flag} is for a generated benchmark ({', '.join(benchmarks)}); "
+                f"{self.dataset} is a dataset path, read as it is on disk (drop the flag)"
+            )
 
     def split_values(self) -> list[str]:
         """The split column's values for train, valid and test."""
