@@ -71,6 +71,7 @@ def test_config_file_values_of_the_wrong_type_are_named(capsys, tmp_path, text, 
         (["--checkpoint-every", "0"], ["--checkpoint-every", "a positive integer"]),
         (["--width", "-8"], ["model.width", "[1, 4096]"]),
         (["--device", "cuda:x"], ["cuda:x", "cuda:N"]),
+        (["--optimizer", "rmsprop"], ["optim.optimizer (--optimizer)", "sgd, adam", "'rmsprop'"]),
     ],
 )
 def test_out_of_range_flags_are_refused_before_any_work(capsys, tmp_path, argv, fragments):
@@ -78,6 +79,13 @@ def test_out_of_range_flags_are_refused_before_any_work(capsys, tmp_path, argv, 
     code, _, err = run_cli(capsys, "train", "--out", str(out), *argv)
     assert_one_line_error(code, err, *fragments)
     assert not out.exists()
+
+
+def test_an_optional_choice_takes_auto_for_its_default(capsys, tmp_path):
+    """``--optimizer auto`` asks for the method's published optimizer (the field's None)."""
+    argv = ["--dry-run", "--methods", "erm", "--out", str(tmp_path)]
+    code, out, err = run_cli(capsys, "sweep", *argv, "--optimizer", "auto")
+    assert (code, err) == (0, "") and "1 runs in" in out
 
 
 def test_sweep_dry_run_refuses_what_the_sweep_would(capsys, tmp_path):

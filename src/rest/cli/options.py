@@ -43,10 +43,14 @@ def _optional(convert: Any) -> Any:
     return parse
 
 
+def _is_optional(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
 def _parse_type(annotation: Any) -> tuple[Any, bool]:
     """(converter, is_bool) for a field annotation such as ``float | None``."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    optional = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    optional = _is_optional(annotation)
     base = args[0] if optional else annotation
     if base is bool:
         return None, True
@@ -92,7 +96,9 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             else:
                 kwargs["type"] = convert
                 kwargs["metavar"] = field.name.upper()
-                if "choices" in field.metadata:
+                # an optional field's None word (auto, none) is no choice: the config
+                # check refuses anything else in one line that names the field
+                if "choices" in field.metadata and not _is_optional(hints[field.name]):
                     kwargs["choices"] = list(field.metadata["choices"])
             group.add_argument(flag_name(field.name), **kwargs)
 
