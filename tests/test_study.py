@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
+import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -341,6 +344,81 @@ def test_smoke_run_end_to_end_resumes_and_reports(tmp_path: Path, capsys) -> Non
     assert study.main(argv) == 0
     assert {path: path.stat().st_mtime_ns for path in summaries} == first
     assert "report:" in capsys.readouterr().out
+
+
+# ---- one slot on a machine that is handed back: run, stop at a deadline, pack ----
+
+SLOT = ROOT / "benchmarks" / "study_slot.sh"
+
+
+def _slot(seconds: int, runs: Path, bundle: Path, *study_args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": sys.executable}
+    argv = ["bash", str(SLOT), str(seconds), str(runs), str(bundle), *study_args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _members(bundle: Path) -> list[str]:
+    with tarfile.open(bundle) as archive:
+        return sorted(m.name.removeprefix("./") for m in archive.getmembers() if m.isfile())
+
+
+def test_slot_packs_finished_runs_and_a_later_slot_skips_them(tmp_path: Path) -> None:
+    source = _tiny_fashion(tmp_path / "fashion")
+    runs, bundle = tmp_path / "runs", tmp_path / "out" / "study.tar.gz"
+    study_args = ["--budget", "smoke", "--device", "cpu", "--workers", "0"]
+    study_args += ["--datasets", "cfmnist", "--pcts", "5", "--methods", "erm", "rest"]
+    study_args += ["--densities", "0.1", "--seeds", "41", "--rows", "default"]
+    study_args += ["--source", str(source), "--results", str(tmp_path / "results")]
+    done = _slot(600, runs, bundle, *study_args)
+    assert done.returncode == 0, done.stderr
+    assert "2 finished run(s) packed" in done.stdout
+    members = _members(bundle)
+    names = sorted({Path(m).name for m in members})
+    assert names == ["config.json", "log.txt", "metrics.jsonl", "summary.json"]
+    assert len(members) == 8 and all(m.startswith("default/cfmnist/") for m in members)
+    assert sum(path.stat().st_size for path in runs.rglob("*.pt")) > 0  # left behind
+
+    # back home: the bundle alone rebuilds the report, and resumes the next slot
+    home = tmp_path / "home"
+    home.mkdir()
+    subprocess.run(["tar", "-xzf", str(bundle), "-C", str(home)], check=True)
+    results = tmp_path / "home-results"
+    argv = ["--budget", "smoke", "--report-only", "--runs", str(home), "--results", str(results)]
+    argv += ["--source", str(source)]
+    assert study.main(argv) == 0
+    assert "2 of 324 planned runs finished" in _squash((results / "report.md").read_text())
+    summaries = {p: p.stat().st_mtime_ns for p in home.rglob("summary.json")}
+    again = _slot(600, home, tmp_path / "again.tar.gz", *study_args)
+    assert again.returncode == 0, again.stderr
+    assert {p: p.stat().st_mtime_ns for p in home.rglob("summary.json")} == summaries
+    assert _members(tmp_path / "again.tar.gz") == members
+
+
+def test_slot_past_its_deadline_still_hands_back_a_bundle(tmp_path: Path) -> None:
+    source = _tiny_fashion(tmp_path / "fashion")
+    bundle = tmp_path / "study.tar.gz"
+    study_args = ["--budget", "smoke", "--device", "cpu", "--datasets", "cfmnist"]
+    study_args += ["--pcts", "5", "--source", str(source), "--results", str(tmp_path / "r")]
+    done = _slot(1, tmp_path / "runs", bundle, *study_args)
+    assert done.returncode == 0, done.stderr
+    assert "deadline" in done.stdout and "0 finished run(s) packed" in done.stdout
+    assert _members(bundle) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["10", "runs"], "usage:"),
+        (["1.5", "r", "b.tar.gz"], "SECONDS"),
+        (["5", "r", "b.zip"], "BUNDLE"),
+    ],
+)
+def test_slot_refuses_bad_arguments(tmp_path: Path, arguments: list[str], message: str) -> None:
+    done = subprocess.run(
+        ["bash", str(SLOT), *arguments], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and message in done.stderr
+    assert done.stderr.count("\n") == 1 and list(tmp_path.iterdir()) == []
 
 
 # ---- the cost estimate ----
