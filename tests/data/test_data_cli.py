@@ -248,3 +248,11 @@ def test_a_file_setting_on_a_generated_benchmark_is_refused(
     code, _, err = run_cli(["train", "--dataset", "cmnist", *flag, "--out", str(out)], capsys)
     assert_one_line_error(code, err, f"{flag[0]} is for a dataset path; cmnist")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["--data-seed", "--seed"])
+def test_make_names_the_seed_flag_it_has(flag: str, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    code, _, err = run_cli(["data", "make", "cmnist", flag, "-1", "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "(--data-seed)", "got -1")
+    assert not out.exists()

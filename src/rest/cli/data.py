@@ -52,7 +52,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     make.add_argument("--out", type=Path, required=True, help="directory to create")
     make.add_argument("--source", help=_help("source"))
-    make.add_argument("--seed", type=int, default=0, help=_help("data_seed") + " (default: 0)")
+    make.add_argument(
+        "--data-seed",
+        "--seed",
+        dest="seed",
+        type=int,
+        default=0,
+        help=_help("data_seed") + " (default: 0; --seed is the same flag)",
+    )
     make.add_argument("--severity", type=int, default=4, help=_help("severity") + " (default: 4)")
     make.add_argument("--heldout", default="auto", choices=HELDOUT, help=_help("heldout"))
     make.add_argument("--force", action="store_true", help="replace a non-empty --out")
