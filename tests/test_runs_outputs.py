@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import stat
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,38 @@ def test_resolved_config_round_trips_for_the_resume_command(tiny_splits, tmp_pat
     again = TrainConfig.from_file(tmp_path / "run" / "config.json")
     summary = fit(again, tiny_splits, out=tmp_path / "run", resume=True, show_progress=False)
     assert summary["method"] == "rest"
+
+
+# --- a full disk ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 48 KiB tmpfs: room for a run's config and logs, not for its checkpoints."""
+    point = tmp_path / "disk"
+    point.mkdir()
+    if not IS_ROOT:
+        pytest.skip("a full disk is a size-limited tmpfs here, and mounting one needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def test_a_full_disk_is_one_line_with_the_command_that_resumes(capsys, dataset, small_disk):
+    out = small_disk / "run"
+    code, _, err = run_cli(capsys, *train_argv(dataset, out, "--width", "32"))
+    assert_one_line_error(code, err, "no space left on the device", "free some space")
+    assert [p.name for p in out.rglob(".*")] == [".lock"]  # no half-written temporary file
+    command = err.split("then continue with: ")[1].strip()
+    assert command == f"rest train --config {out}/config.json --out {out} --resume"
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
+    assert run_cli(capsys, *shlex.split(command)[1:])[0] == 0
+    assert json.loads((out / "summary.json").read_text())["epochs"] == 2

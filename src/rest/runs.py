@@ -29,6 +29,7 @@ the operating system releases the lock when the holder dies, however it dies.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -66,6 +67,15 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def save_torch(path: Path, payload: Any) -> None:
+    """``torch.save`` ``payload`` to ``path`` atomically. It is serialised in memory
+    first: torch's own file writer reports a full disk as a cryptic ``RuntimeError``
+    ("unexpected pos"), a plain write as the ``OSError`` (ENOSPC) the CLI explains."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write(Path(path), lambda tmp: tmp.write_bytes(buffer.getbuffer()))
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -281,7 +291,7 @@ class RunDirectory:
             handle.write(line + "\n")
 
     def save_state(self, path: Path, state: dict[str, Any]) -> None:
-        atomic_write(path, lambda tmp: torch.save(state, tmp))
+        save_torch(path, state)
 
     def load_resume_state(self) -> dict[str, Any]:
         try:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import shlex
 from pathlib import Path
 from typing import Any
 
 from rest.cli.options import add_config_flags, config_from_args
+from rest.errors import RestError
 from rest.tables import human_count, markdown_table, percent
 
 DEFAULT_RUNS_DIR = "runs"
+# A write that fails for want of space (or of quota): the run resumes once there is room.
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +64,14 @@ def run_train(args: argparse.Namespace) -> int:
         summary = train(config, out=out, resume=args.resume, progress=not args.no_progress)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(_resume_hint(out)) from None
+    except OSError as error:
+        if error.errno not in FULL_DISK:
+            raise
+        where = error.filename or out
+        raise RestError(
+            f"no space left on the device writing {where}; free some space, then "
+            + _resume_hint(out)
+        ) from None
     print(format_summary(summary))
     print(f"\nrun directory: {out}")
     return 0

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from rest.errors import RestError
+from rest.runs import save_torch
 
 FORMAT = "rest-compact-checkpoint/1"
 _BIT_WEIGHTS = torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.uint8)
@@ -71,10 +72,7 @@ def save_compact(
         "sparse": sparse,
         "metadata": json.dumps(metadata),
     }
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    save_torch(Path(path), payload)
 
 
 def load_compact(
