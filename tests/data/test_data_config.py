@@ -39,6 +39,8 @@ def test_invalid_values_are_one_line_errors(changes: dict, message: str) -> None
 def test_unknown_name_versus_missing_path(tmp_path: Path) -> None:
     with pytest.raises(RestError, match=r"unknown dataset 'cifar'.*cfmnist, cmnist, corrupted"):
         load_dataset(DataConfig(dataset="cifar"))
+    with pytest.raises(RestError, match=r"unknown dataset 'cmnistt'"):  # not a setting's error
+        load_dataset(DataConfig(dataset="cmnistt", severity=2))
     with pytest.raises(RestError, match="no such file or directory"):
         load_dataset(DataConfig(dataset=str(tmp_path / "data")))
 

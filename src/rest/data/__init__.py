@@ -31,16 +31,17 @@ def load_dataset(config: DataConfig) -> BiasedSplits:
 
 
 def _load(config: DataConfig) -> BiasedSplits:
+    path = Path(config.dataset).expanduser()
+    generated = config.dataset in DATASETS
+    if not generated and not path.exists() and not _looks_like_path(config.dataset):
+        raise RestError(  # a misspelt name, named before its settings are judged
+            f"unknown dataset {config.dataset!r}: not a registered dataset "
+            f"({', '.join(DATASETS.names())}) nor an existing path"
+        )
     config.check_fields_read(DATASETS.names())
-    if config.dataset in DATASETS:
+    if generated:
         splits = DATASETS.get(config.dataset).generate(config)
     else:
-        path = Path(config.dataset).expanduser()
-        if not path.exists() and not _looks_like_path(config.dataset):
-            raise RestError(
-                f"unknown dataset {config.dataset!r}: not a registered dataset "
-                f"({', '.join(DATASETS.names())}) nor an existing path"
-            )
         splits, _ = read_cached(path, config)
     if config.image_size is not None:
         splits = _resized(splits, config.image_size)
