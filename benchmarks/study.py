@@ -9,7 +9,9 @@ benchmarks/results/study/README.md):
   0.5, 0.2, 0.1, 0.05, 0.01, 0.005, JTT, GroupDRO, LfF; seeds 41, 42, 43;
 * two rows per method: ``default`` (the published defaults, i.e. ``rest``'s
   defaults) and ``tuned`` (hyperparameters chosen on validation by ``rest tune``,
-  read from ``--tuned DIR``; without it the tuned row is listed as not run);
+  one choice per (dataset, ratio, method, density) with ``--trials`` trials each:
+  ``--tune`` searches them into ``RUNS/tune`` first, see ``study_tuning.py``; a part
+  with no choice is listed as not run);
 * budgets: ``gpu`` (100 epochs, as published), ``cpu`` (20 epochs at full data
   size), ``smoke`` (1 epoch of a width-8 network, for tests).
 
@@ -23,6 +25,7 @@ are missing::
     python benchmarks/study.py --budget cpu --datasets cfmnist --pcts 1 5 --workers 2
     python benchmarks/study.py --budget gpu --device cuda --workers 8
     python benchmarks/study.py --budget cpu --report-only
+    python benchmarks/study.py --budget gpu --device cuda --workers 8 --tune --rows tuned
     python benchmarks/study.py --budget cpu --measure --datasets cfmnist corrupted --methods rest
 """
 
@@ -46,11 +49,13 @@ from study_protocol import (
     METHOD_ORDER,
     ROWS,
     SEEDS,
+    TUNE_FOLDER,
     Budget,
     Selection,
     plan_blocks,
     planned_runs,
 )
+from study_tuning import DEFAULT_TRIALS, run_tuning, trial_budget
 
 
 def part_command(budget: str, dataset: str, pct: float, extra: str) -> str:
@@ -67,7 +72,8 @@ def header(budget: Budget, runs_root: Path, source: str | None, info: dict[str, 
         "- settings of the default row: `rest train`'s published defaults (batch 256, SGD momentum "
         "0.9, lr 0.01 for the CNN / 0.001 for ResNet-18, reduce-on-plateau, weighted sampler "
         "with lambda_up 10/30/50/80 for 0.5/1/2/5%, ERK RigL with ~30 mask updates per run); "
-        "the tuned row: the hyperparameters `rest tune` chose (each run's config.json)",
+        "the tuned row: the hyperparameters `rest tune` chose on validation for each (dataset, "
+        "ratio, method, density), the same number of trials each (each run's config.json)",
         f"- data source: {source or 'each dataset default (Fashion-MNIST, built-in MNIST digits)'}",
         f"- runs: `{runs_root}`; each run's `config.json` and `summary.json` are copied under "
         "`runs/` here and linked from the tables; `rest train --config runs/.../config.json` "
@@ -107,7 +113,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--seeds", nargs="+", type=int, default=list(SEEDS), help="default: 41 42 43"
     )
     parser.add_argument("--rows", nargs="+", default=list(ROWS), help="default and/or tuned")
-    parser.add_argument("--tuned", help="directory of chosen configs (*.json) for the tuned row")
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="first search the tuned row's hyperparameters of the selected part with rest tune "
+        "(resumes; then trains the selected rows as usual)",
+    )
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=DEFAULT_TRIALS,
+        help=f"--tune: trials per (method, density) study (default {DEFAULT_TRIALS})",
+    )
+    parser.add_argument(
+        "--tune-epochs", type=int, help="--tune: epochs of each trial (default: the budget's)"
+    )
+    parser.add_argument(
+        "--tuned", help="folder of the rest tune directories of the tuned row (default RUNS/tune)"
+    )
     parser.add_argument("--source", help="image source for every selected dataset (rest --source)")
     parser.add_argument("--runs", help="runs directory (default benchmarks/runs/study-BUDGET)")
     parser.add_argument(
@@ -154,8 +177,21 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
         write_cost(args, budget, argv)
         return 0
     runs_root = Path(args.runs or f"benchmarks/runs/study-{budget.name}")
-    tuned_dir = Path(args.tuned) if args.tuned else None
-    blocks, skipped = plan_blocks(budget, selection, runs_root, tuned_dir, args.source, args.device)
+    tune_root = Path(args.tuned) if args.tuned else runs_root / TUNE_FOLDER
+    if args.tune and not (args.dry_run or args.report_only):
+        directories = run_tuning(
+            budget,
+            selection,
+            tune_root,
+            args.trials,
+            args.tune_epochs,
+            args.source,
+            args.device,
+            args.workers,
+        )
+        tally = ", ".join(f"{n} {state}" for state, n in trial_budget(directories).items())
+        print(f"tuned {len(directories)} part(s) of the grid: trials {tally}")
+    blocks, skipped = plan_blocks(budget, selection, runs_root, tune_root, args.source, args.device)
     planned = planned_runs(blocks)
     if args.dry_run:
         counts: dict[tuple[str, str, str], int] = {}
@@ -174,7 +210,7 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
             results = run_sweep(block.base, **block.sweep_args(), workers=args.workers)
             failed += sum(result.status == "failed" for result in results)
     # the report covers the whole protocol at this budget, so a part shows as PARTIAL
-    all_blocks, all_skipped = plan_blocks(budget, Selection(), runs_root, tuned_dir, args.source)
+    all_blocks, all_skipped = plan_blocks(budget, Selection(), runs_root, tune_root, args.source)
     extra = "".join(
         f" --{name} {shlex.quote(str(value))}"
         for name, value in (("source", args.source), ("tuned", args.tuned))

@@ -9,16 +9,19 @@ refused) and :func:`plan_blocks` turns that part into calls of the sweep API.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rest.config import TrainConfig
+from rest.config import TrainConfig, replace
 from rest.errors import RestError
 from rest.methods import METHODS
 from rest.report.study_grid import PlannedRun, SkippedPart
+from rest.runs import read_json
 from rest.sweep import plan_sweep
+from rest.tune.study import SELECTED_FILE, SETTINGS_FILE, TuneDirectory
 
 # ---- the protocol (fixed before any run) ----
 DATASETS: dict[str, tuple[float, ...]] = {
@@ -31,9 +34,9 @@ REST_DENSITIES = (0.5, 0.2, 0.1, 0.05, 0.01, 0.005)
 SPARSE_ONLY_DENSITY = 0.1
 SEEDS = (41, 42, 43)
 ROWS = ("default", "tuned")
-# what a tuned config may change: hyperparameters, never the data, model, budget or density
-TUNED_SECTIONS = ("optim", "reweight", "options", "sparse")
-STUDY_FIXED = {("optim", "epochs"), ("sparse", "density")}
+TUNE_FOLDER = "tune"  # RUNS/tune/<dataset>-<pct>pct: the rest tune directory of a cell
+
+ChoiceKey = tuple[str, float, str, float]  # (dataset, conflict ratio, method, density)
 
 
 @dataclass(frozen=True)
@@ -138,55 +141,65 @@ def base_config(
     return TrainConfig.from_dict(values)
 
 
-def tuned_configs(directory: Path | None) -> dict[tuple[str, float, str], dict[str, Any]]:
-    """The chosen configs in ``directory`` (``*.json`` as ``rest train --config`` reads
-    them, e.g. a tuned run's ``config.json`` copied there), keyed by (dataset, conflict
-    ratio, method) read from the file itself."""
-    if directory is None:
+def tune_path(tune_root: Path, dataset: str, pct: float) -> Path:
+    return tune_root / f"{dataset}-{pct:g}pct"
+
+
+def tuned_choices(tune_root: Path) -> dict[ChoiceKey, dict[str, Any]]:
+    """The tuned fields ``rest tune`` chose, keyed by (dataset, conflict ratio, method,
+    density); read from every tuning directory under ``tune_root`` (its ``tune.json``
+    names the cell, its ``selected.json`` holds the choices). A missing root is empty."""
+    if not tune_root.exists():
         return {}
-    if not directory.is_dir():
-        raise RestError(f"--tuned {directory} is not a directory of chosen configs")
-    found: dict[tuple[str, float, str], dict[str, Any]] = {}
-    for path in sorted(directory.glob("*.json")):
-        config = TrainConfig.from_file(path)
-        key = (config.data.dataset, config.data.conflict_pct, config.method)
-        if key in found:
+    if not tune_root.is_dir():
+        raise RestError(f"--tuned {tune_root} is a file; give the folder of rest tune directories")
+    choices: dict[ChoiceKey, dict[str, Any]] = {}
+    where: dict[tuple[str, float], Path] = {}
+    for path in sorted(p for p in tune_root.iterdir() if (p / SETTINGS_FILE).is_file()):
+        base = TuneDirectory(path).open().base_config
+        cell = (base.data.dataset, base.data.conflict_pct)
+        if cell in where:
             raise RestError(
-                f"--tuned {directory}: two chosen configs for {key[2]} on {key[0]} at {key[1]:g}%; "
-                "keep one"
+                f"--tuned {tune_root}: two tuning directories for {cell[0]} at {cell[1]:g}% "
+                f"({where[cell].name}, {path.name}); keep one"
             )
-        found[key] = config.to_dict()
-    return found
+        where[cell] = path
+        selected = path / SELECTED_FILE
+        for choice in (read_json(selected) if selected.is_file() else {}).values():
+            choices[(*cell, choice["method"], float(choice["density"]))] = dict(choice["params"])
+    return choices
 
 
-def with_tuned(base: TrainConfig, chosen: dict[str, Any]) -> TrainConfig:
-    """``base`` with the chosen hyperparameters; the data, model, budget and density stay
-    the study's."""
-    values = base.to_dict()
-    for section in TUNED_SECTIONS:
-        for name, value in chosen.get(section, {}).items():
-            if (section, name) not in STUDY_FIXED:
-                values[section][name] = value
-    return TrainConfig.from_dict(values)
+def missing_choice_reason(
+    choices: dict[ChoiceKey, Any], tune_root: Path, dataset: str, pct: float, density: float
+) -> str:
+    """Why a (dataset, ratio, method, density) of the tuned row has no choice."""
+    if not any(key[:2] == (dataset, pct) for key in choices):
+        return f"not tuned (no choices under {tune_root}; run study.py --tune)"
+    at = "" if math.isclose(density, 1.0) else f" at density {density:g}"
+    return f"no choice{at} in {tune_path(tune_root, dataset, pct)} (run study.py --tune)"
 
 
 def plan_blocks(
     budget: Budget,
     selection: Selection,
     runs_root: Path,
-    tuned_dir: Path | None = None,
+    tune_root: Path | None = None,
     source: str | None = None,
     device: str = "auto",
 ) -> tuple[list[Block], list[SkippedPart]]:
     """The sweeps of the selected part of the grid, and the parts that cannot run (a tuned
-    row without a chosen config), each with its reason.
+    row without a choice), each with its reason.
 
     The default row is two sweeps per dataset -- every method but sparse-only crossed
     with REST's densities, and sparse-only at its one density -- so ``--workers`` runs
-    stay busy across methods and ratios; a tuned row is one sweep per (ratio, method),
-    since each has its own chosen config.
+    stay busy across methods and ratios; a tuned row is one sweep per (ratio, method,
+    density), since each has its own choice, read from the ``rest tune`` directories
+    under ``tune_root`` (default ``runs_root/tune``). A choice sets only the tuned
+    hyperparameters: the data, model, epochs and density stay the study's.
     """
-    tuned = tuned_configs(tuned_dir)
+    root = tune_root if tune_root is not None else runs_root / TUNE_FOLDER
+    choices = tuned_choices(root) if "tuned" in selection.rows else {}
     blocks, skipped = [], []
     seeds = list(selection.seeds)
     for row in selection.rows:
@@ -214,22 +227,16 @@ def plan_blocks(
                 continue
             for pct in pcts:
                 for method in selection.methods:
-                    densities = selection.densities_of(method)
-                    if not densities:
-                        continue
-                    chosen = tuned.get((dataset, pct, method))
-                    if chosen is None:
-                        reason = (
-                            "no --tuned directory of chosen configs (rest tune) given"
-                            if tuned_dir is None
-                            else f"no chosen config for it in {tuned_dir}"
+                    for density in selection.densities_of(method):
+                        params = choices.get((dataset, pct, method, density))
+                        if params is None:
+                            reason = missing_choice_reason(choices, root, dataset, pct, density)
+                            skipped.append(SkippedPart(row, dataset, pct, method, reason))
+                            continue
+                        tuned = replace(base, **params)
+                        blocks.append(
+                            Block(row, dataset, (method,), tuned, [density], [pct], seeds, out)
                         )
-                        skipped.append(SkippedPart(row, dataset, pct, method, reason))
-                        continue
-                    block_base = with_tuned(base, chosen)
-                    blocks.append(
-                        Block(row, dataset, (method,), block_base, densities, [pct], seeds, out)
-                    )
     return blocks, skipped
 
 

@@ -5,7 +5,8 @@
 #
 # Trains a part of the grid into RUNS for at most SECONDS (then stops the runs as Ctrl-C
 # would), and packs the small files of every finished run -- config.json, summary.json,
-# metrics.jsonl, log.txt, and each dataset's failures.jsonl; no checkpoints -- into BUNDLE,
+# metrics.jsonl, log.txt, and each dataset's failures.jsonl; no checkpoints; with --tune,
+# also each search's tune.json, journal.log, selected.json and finished trials -- into BUNDLE,
 # one .tar.gz: what a bare GPU machine that hands back a few small files can return. The
 # study's options follow; the defaults are `--budget gpu --device cuda --workers 8`.
 # No install is needed: src/ and benchmarks/ are put on PYTHONPATH; $PYTHON (default
@@ -64,13 +65,19 @@ trap 'rm -f "$list" "$bundle.part"' EXIT
 if [ -d "$runs" ]; then
     (
         cd "$runs" || exit 1
-        find . -mindepth 4 -maxdepth 4 -name summary.json | sort | while read -r summary; do
+        {
+            find . -mindepth 4 -maxdepth 4 -name summary.json
+            find . -mindepth 6 -maxdepth 6 -path './tune/*/trials/*' -name summary.json
+        } | sort | while read -r summary; do
             run=$(dirname "$summary")
             for name in config.json summary.json metrics.jsonl log.txt; do
                 [ -f "$run/$name" ] && echo "$run/$name"
             done
         done
         find . -mindepth 3 -maxdepth 3 -name failures.jsonl | sort
+        # --tune's searches: the Optuna journal a later slot continues, and the choices
+        find . -mindepth 3 -maxdepth 3 -path './tune/*' \
+            \( -name tune.json -o -name journal.log -o -name selected.json \) | sort
     ) >"$list" || exit 1
 fi
 mkdir -p "$(dirname "$bundle")" || exit 1
@@ -83,8 +90,10 @@ fi || {
     exit 1
 }
 mv "$bundle.part" "$bundle"
-finished=$(grep -c '/summary.json$' "$list")
-echo "study_slot: $finished finished run(s) packed into $bundle ($(du -k "$bundle" | cut -f1) KiB)"
+finished=$(grep -v '^./tune/' "$list" | grep -c '/summary.json$')
+trials=$(grep '^./tune/' "$list" | grep -c '/summary.json$')
+echo "study_slot: $finished finished run(s) and $trials finished trial(s) packed into $bundle" \
+    "($(du -k "$bundle" | cut -f1) KiB)"
 case $status in
 0 | 124 | 137) exit 0 ;;
 *) exit "$status" ;;

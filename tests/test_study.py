@@ -17,12 +17,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from rest.config import replace
 from rest.errors import RestError
 from rest.report.collect import Stat
 from rest.report.study import write_study_report
 from rest.report.study_grid import PlannedRun, SkippedPart
 from rest.report.study_plots import pareto_front
 from rest.report.study_tables import verdict
+from rest.tune.rerun import write_selection
+from rest.tune.study import TuneDirectory, TuneSettings, study_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -73,10 +76,10 @@ def test_full_grid_is_the_protocol_of_the_issue() -> None:
                 "groupdro": 3,
                 "lff": 3,
             }
-    # no tuned configs given: the whole tuned row is listed as not planned, with the reason
-    assert len(skipped) == 9 * 7
+    # nothing tuned: the whole tuned row, each (method, density), is listed as not planned
+    assert len(skipped) == 9 * 12
     assert {part.row for part in skipped} == {"tuned"}
-    assert all("--tuned" in part.reason for part in skipped)
+    assert all("run study.py --tune" in part.reason for part in skipped)
 
 
 def test_parts_of_the_grid_and_their_densities() -> None:
@@ -108,45 +111,68 @@ def test_values_outside_the_protocol_are_refused(field: str, value: tuple) -> No
         protocol.Selection(**{field: value})
 
 
-def _write_chosen(directory: Path, method: str, pct: float, **optim: Any) -> None:
-    directory.mkdir(exist_ok=True)
-    config = {
-        "method": method,
-        "data": {"dataset": "cfmnist", "conflict_pct": pct},
-        "optim": {"epochs": 7, **optim},
-        "sparse": {"density": 0.3, "alpha": 0.25},
-        "reweight": {"lambda_up": 12.0},
-        "model": {"width": 3},
-    }
-    (directory / f"cfmnist-{pct:g}pct-{method}.json").write_text(json.dumps(config))
+def _tuning_dir(root: Path, pct: float, choices: list[tuple[str, float, dict]]) -> Path:
+    """A rest tune directory of cfmnist at ``pct`` (tuned at 7 epochs) holding ``choices``."""
+    budget = protocol.BUDGETS["cpu"]
+    base = replace(
+        protocol.base_config(budget, "cfmnist", None, "auto", 7), **{"data.conflict_pct": pct}
+    )
+    directory = TuneDirectory(protocol.tune_path(root, "cfmnist", pct))
+    directory.open(TuneSettings(base=base.to_dict()))
+    trials = {"complete": 3, "pruned": 0, "failed": 0}
+    selections = [
+        {"study": study_name(m, d), "method": m, "density": d, "params": p, "trials": trials}
+        for m, d, p in choices
+    ]
+    write_selection(directory.path, selections)
+    return directory.path
 
 
-def test_tuned_row_takes_hyperparameters_but_keeps_budget_data_and_density(
+def test_tuned_row_takes_each_densitys_choice_but_keeps_budget_data_and_model(
     tmp_path: Path,
 ) -> None:
-    chosen = tmp_path / "chosen"
-    _write_chosen(chosen, "rest", 1.0, lr=0.123)
+    rest_01 = {"optim.lr": 0.123, "sparse.alpha": 0.25, "reweight.lambda_up": 12.0}
+    _tuning_dir(
+        tmp_path / "tune",
+        1.0,
+        [
+            ("rest", 0.1, rest_01),
+            ("rest", 0.01, {"optim.lr": 0.05}),
+            ("erm", 1.0, {"optim.lr": 0.2}),
+        ],
+    )
     selection = protocol.Selection(datasets=("cfmnist",), rows=("tuned",))
-    blocks, skipped = protocol.plan_blocks(protocol.BUDGETS["cpu"], selection, tmp_path, chosen)
+    blocks, skipped = protocol.plan_blocks(protocol.BUDGETS["cpu"], selection, tmp_path)
     runs = protocol.planned_runs(blocks)
-    assert len(runs) == 18 and {(r.method, r.conflict_pct) for r in runs} == {("rest", 1.0)}
-    (block,) = blocks
-    assert block.base.optim.lr == 0.123
-    assert block.base.reweight.lambda_up == 12.0 and block.base.sparse.alpha == 0.25
-    assert block.base.optim.epochs == 20  # the budget's, not the tuning run's
-    assert block.base.model.width is None  # the model is the study's
-    assert {r.density for r in runs} == set(protocol.REST_DENSITIES)
+    assert len(runs) == 3 * 3 and {r.conflict_pct for r in runs} == {1.0}
+    by_cell = {(b.methods, tuple(b.densities)): b.base for b in blocks}
+    assert set(by_cell) == {(("rest",), (0.1,)), (("rest",), (0.01,)), (("erm",), (1.0,))}
+    rest = by_cell[("rest",), (0.1,)]
+    assert rest.optim.lr == 0.123 and rest.sparse.alpha == 0.25
+    assert rest.reweight.lambda_up == 12.0
+    assert by_cell[("rest",), (0.01,)].optim.lr == 0.05  # its own choice, not 0.1's
+    assert by_cell[("erm",), (1.0,)].optim.lr == 0.2
+    for base in by_cell.values():
+        assert base.optim.epochs == 20  # the budget's, not the tuning's 7
+        assert base.model.width is None and base.data.dataset == "cfmnist"
+    assert {(r.method, r.density) for r in runs} == {("rest", 0.1), ("rest", 0.01), ("erm", 1.0)}
     assert all(r.path.parent == tmp_path / "tuned" / "cfmnist" for r in runs)
-    assert len(skipped) == 4 * 7 - 1
-    assert all("no chosen config" in part.reason for part in skipped)
+    # the cell's other studies, and the cells never tuned, are listed with their reason
+    at_1pct = [p for p in skipped if p.conflict_pct == 1.0]
+    assert len(at_1pct) == 12 - 3
+    assert any("no choice at density 0.5 in" in p.reason for p in at_1pct)
+    assert any(p.method == "groupdro" and "no choice in" in p.reason for p in at_1pct)
+    others = [p for p in skipped if p.conflict_pct != 1.0]
+    assert len(others) == 3 * 12 and all("run study.py --tune" in p.reason for p in others)
 
 
-def test_two_chosen_configs_for_one_cell_are_refused(tmp_path: Path) -> None:
-    chosen = tmp_path / "chosen"
-    _write_chosen(chosen, "rest", 1.0)
-    (chosen / "copy.json").write_text((chosen / "cfmnist-1pct-rest.json").read_text())
-    with pytest.raises(RestError, match="two chosen configs for rest on cfmnist at 1%"):
-        protocol.tuned_configs(chosen)
+def test_two_tuning_directories_for_one_cell_are_refused(tmp_path: Path) -> None:
+    first = _tuning_dir(tmp_path / "tune", 1.0, [("erm", 1.0, {"optim.lr": 0.2})])
+    copy = tmp_path / "tune" / "again"
+    copy.mkdir()
+    (copy / "tune.json").write_text((first / "tune.json").read_text())
+    with pytest.raises(RestError, match=r"two tuning directories for cfmnist at 1% .* keep one"):
+        protocol.tuned_choices(tmp_path / "tune")
 
 
 # ---- the verdict rule ----
@@ -346,6 +372,42 @@ def test_smoke_run_end_to_end_resumes_and_reports(tmp_path: Path, capsys) -> Non
     assert "report:" in capsys.readouterr().out
 
 
+def test_tune_then_tuned_row_end_to_end_and_resumed(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("optuna", reason="the tune extra (optuna) is not installed")
+    source = _tiny_fashion(tmp_path / "fashion")
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    argv = ["--budget", "smoke", "--datasets", "cfmnist", "--pcts", "5", "--methods", "erm"]
+    argv += ["rest", "--densities", "0.1", "--seeds", "41", "--rows", "tuned", "--tune"]
+    argv += ["--trials", "2", "--source", str(source), "--runs", str(runs)]
+    argv += ["--results", str(results), "--device", "cpu", "--workers", "0"]
+    assert study.main(argv) == 0
+    selected = json.loads((runs / "tune" / "cfmnist-5pct" / "selected.json").read_text())
+    assert set(selected) == {"erm", "rest-d0.1"}
+    for choice in selected.values():
+        assert sum(choice["trials"].values()) == 2
+    summaries = sorted(runs.glob("tuned/cfmnist/*/summary.json"))
+    assert len(summaries) == 2
+    for path in summaries:
+        config = json.loads(path.read_text())["config"]
+        study_of = "erm" if config["method"] == "erm" else "rest-d0.1"
+        for field, value in selected[study_of]["params"].items():
+            section, name = field.split(".")
+            assert config[section][name] == value, field  # the chosen value was trained
+        assert config["optim"]["epochs"] == 1 and config["run"]["seed"] == 41
+    report = _squash((results / "report.md").read_text())
+    assert "REST (tuned)" in report
+    # a second call continues the studies up to --trials (none left) and trains nothing
+    first = {path: path.stat().st_mtime_ns for path in summaries}
+    assert study.main(argv) == 0
+    again = json.loads((runs / "tune" / "cfmnist-5pct" / "selected.json").read_text())
+    assert all(sum(c["trials"].values()) == 2 for c in again.values())
+    assert {path: path.stat().st_mtime_ns for path in summaries} == first
+    # a search with other settings is refused, not mixed into the same studies
+    capsys.readouterr()
+    assert study.main([*argv, "--tune-epochs", "3"]) == 2
+    assert "other settings (base.optim.epochs: saved 1, now 3)" in capsys.readouterr().err
+
+
 # ---- one slot on a machine that is handed back: run, stop at a deadline, pack ----
 
 SLOT = ROOT / "benchmarks" / "study_slot.sh"
@@ -371,7 +433,7 @@ def test_slot_packs_finished_runs_and_a_later_slot_skips_them(tmp_path: Path) ->
     study_args += ["--source", str(source), "--results", str(tmp_path / "results")]
     done = _slot(600, runs, bundle, *study_args)
     assert done.returncode == 0, done.stderr
-    assert "2 finished run(s) packed" in done.stdout
+    assert "2 finished run(s) and 0 finished trial(s) packed" in done.stdout
     members = _members(bundle)
     names = sorted({Path(m).name for m in members})
     assert names == ["config.json", "log.txt", "metrics.jsonl", "summary.json"]
@@ -394,6 +456,35 @@ def test_slot_packs_finished_runs_and_a_later_slot_skips_them(tmp_path: Path) ->
     assert _members(tmp_path / "again.tar.gz") == members
 
 
+def test_slot_packs_the_search_so_the_next_slot_continues_it(tmp_path: Path) -> None:
+    pytest.importorskip("optuna", reason="the tune extra (optuna) is not installed")
+    source = _tiny_fashion(tmp_path / "fashion")
+    runs, bundle = tmp_path / "runs", tmp_path / "out" / "study.tar.gz"
+    study_args = ["--budget", "smoke", "--device", "cpu", "--workers", "0", "--tune"]
+    study_args += ["--trials", "2", "--datasets", "cfmnist", "--pcts", "5", "--methods", "erm"]
+    study_args += ["--seeds", "41", "--rows", "tuned", "--source", str(source)]
+    study_args += ["--results", str(tmp_path / "results")]
+    done = _slot(600, runs, bundle, *study_args)
+    assert done.returncode == 0, done.stderr
+    assert "1 finished run(s) and 2 finished trial(s) packed" in done.stdout
+    members = _members(bundle)
+    cell = "tune/cfmnist-5pct/"
+    assert {m for m in members if m.count("/") == 2} == {
+        cell + name for name in ("journal.log", "selected.json", "tune.json")
+    }
+    assert sum(m.startswith(cell + "trials/erm/") for m in members) == 2 * 4
+    assert not any("heartbeats" in m or m.endswith(".pt") for m in members)
+
+    home = tmp_path / "home"
+    home.mkdir()
+    subprocess.run(["tar", "-xzf", str(bundle), "-C", str(home)], check=True)
+    summaries = {p: p.stat().st_mtime_ns for p in home.rglob("summary.json")}
+    again = _slot(600, home, tmp_path / "again.tar.gz", *study_args)
+    assert again.returncode == 0, again.stderr
+    assert "trials 2 complete" in again.stdout  # the journal came back: no third trial
+    assert {p: p.stat().st_mtime_ns for p in home.rglob("summary.json")} == summaries
+
+
 def test_slot_past_its_deadline_still_hands_back_a_bundle(tmp_path: Path) -> None:
     source = _tiny_fashion(tmp_path / "fashion")
     bundle = tmp_path / "study.tar.gz"
@@ -401,7 +492,7 @@ def test_slot_past_its_deadline_still_hands_back_a_bundle(tmp_path: Path) -> Non
     study_args += ["--pcts", "5", "--source", str(source), "--results", str(tmp_path / "r")]
     done = _slot(1, tmp_path / "runs", bundle, *study_args)
     assert done.returncode == 0, done.stderr
-    assert "deadline" in done.stdout and "0 finished run(s) packed" in done.stdout
+    assert "deadline" in done.stdout and "0 finished run(s) and 0 finished trial(s) packed" in done.stdout
     assert _members(bundle) == []
 
 

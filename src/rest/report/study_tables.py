@@ -186,7 +186,9 @@ def describe_skipped(skipped: Sequence[SkippedPart]) -> list[str]:
     """One line per (row, reason, methods): the parts of the grid it leaves out."""
     methods_of: dict[tuple[str, str, str, float], list[str]] = defaultdict(list)
     for part in skipped:
-        methods_of[part.row, part.reason, part.dataset, part.conflict_pct].append(part.method)
+        methods = methods_of[part.row, part.reason, part.dataset, part.conflict_pct]
+        if part.method not in methods:  # REST's densities share a reason
+            methods.append(part.method)
     parts_of: dict[tuple[str, str, tuple[str, ...]], list[str]] = defaultdict(list)
     for (row, reason, dataset, pct), methods in methods_of.items():
         parts_of[row, reason, tuple(methods)].append(f"{dataset} {pct:g}%")

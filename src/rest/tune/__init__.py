@@ -33,6 +33,7 @@ __all__ = [
     "TuneResult",
     "TuneSettings",
     "run_trials",
+    "search",
     "search_space",
     "tune",
 ]
@@ -58,6 +59,38 @@ def studies(methods: Sequence[str], densities: Sequence[float]) -> list[tuple[st
     return pairs
 
 
+def search(
+    settings: TuneSettings,
+    out: str | Path,
+    pairs: Sequence[tuple[str, float]],
+    n_trials: int,
+    workers: int = 0,
+    splits: BiasedSplits | None = None,
+    launcher: Launcher | None = None,
+) -> list[dict]:
+    """Run the study of every (method, density) in ``pairs`` up to ``n_trials`` trials,
+    select each study's trial on validation and save the choices to ``selected.json``;
+    return them. What :func:`tune` does before its reruns, for callers that train the
+    chosen configurations themselves (the study of ``benchmarks/study.py``)."""
+    directory = TuneDirectory(out)
+    directory.open(settings)
+    launcher = launcher or LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
+    data = (splits,) if splits is not None else ()
+    trial_jobs = [
+        Job(
+            f"trials-{method}-{density:g}-{worker}",
+            run_trials,
+            (str(directory.path), method, density, n_trials, worker, *data),
+        )
+        for method, density in pairs
+        for worker in range(min(n_trials, trial_workers(launcher)))
+    ]
+    run_jobs(launcher, trial_jobs)
+    selections = [select(directory.path, method, density) for method, density in pairs]
+    write_selection(directory.path, selections)
+    return selections
+
+
 def tune(
     settings: TuneSettings,
     out: str | Path,
@@ -78,23 +111,11 @@ def tune(
     from rest.report.tuning import write_tuning_report
 
     directory = TuneDirectory(out)
-    directory.open(settings)
-    if launcher is None:
-        launcher = LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
+    directory.open(settings)  # before the launcher makes its log folder inside
+    launcher = launcher or LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
     data = (splits,) if splits is not None else ()
     pairs = studies(methods, densities)
-    trial_jobs = [
-        Job(
-            f"trials-{method}-{density:g}-{worker}",
-            run_trials,
-            (str(directory.path), method, density, n_trials, worker, *data),
-        )
-        for method, density in pairs
-        for worker in range(min(n_trials, trial_workers(launcher)))
-    ]
-    run_jobs(launcher, trial_jobs)
-    selections = [select(directory.path, method, density) for method, density in pairs]
-    selected = write_selection(directory.path, selections)
+    selections = search(settings, out, pairs, n_trials, splits=splits, launcher=launcher)
     jobs = [
         Job(
             "-".join(Path(path).relative_to(directory.path).parts),
@@ -106,4 +127,4 @@ def tune(
     ]
     run_jobs(launcher, jobs)
     report, table = write_tuning_report(directory.path)
-    return TuneResult(report, table, selected)
+    return TuneResult(report, table, directory.selected_path)

@@ -113,7 +113,7 @@ class TuneDirectory:
                 difference = self._difference(saved, settings)
                 raise RestError(
                     f"{self.path} holds a search with other settings ({difference}); "
-                    "rerun with the same flags or choose another --out"
+                    "rerun with the same settings, or move the directory away to start a new search"
                 )
             return saved
         if settings is None:
