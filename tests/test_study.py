@@ -492,7 +492,10 @@ def test_slot_past_its_deadline_still_hands_back_a_bundle(tmp_path: Path) -> Non
     study_args += ["--pcts", "5", "--source", str(source), "--results", str(tmp_path / "r")]
     done = _slot(1, tmp_path / "runs", bundle, *study_args)
     assert done.returncode == 0, done.stderr
-    assert "deadline" in done.stdout and "0 finished run(s) and 0 finished trial(s) packed" in done.stdout
+    assert (
+        "deadline" in done.stdout
+        and "0 finished run(s) and 0 finished trial(s) packed" in done.stdout
+    )
     assert _members(bundle) == []
 
 

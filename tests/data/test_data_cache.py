@@ -102,3 +102,28 @@ def test_runs_starting_together_decode_once(disent_dir, tmp_path):
     assert len({checksum for _, checksum in outcomes}) == 1
     assert [p.name for p in Path(cache).iterdir() if p.is_dir()] != []
     assert not [p for p in Path(cache).iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def test_data_info_uses_an_entry_but_never_writes_one(disent_dir, tmp_path, capsys):
+    from rest.cli import main
+
+    root = disent_dir("cmnist")
+    cache = tmp_path / "cache"
+    argv = ["data", "info", str(root), "--conflict-pct", "1", "--cache-dir", str(cache)]
+    assert main(argv) == 0
+    looked = capsys.readouterr().out
+    assert not cache.exists()  # only looking: nothing written, not even the folder
+    config = DataConfig(dataset=str(root), cache_dir=str(cache))
+    _, built = read_cached(root, config)  # a run builds the entry
+    assert built
+    entry = next(p for p in cache.iterdir() if p.is_dir())
+    (entry / "test-targets.npy").unlink()  # info must read the entry, not decode again
+    _, built = read_cached(root, config, build=False)
+    assert built  # an unreadable entry is decoded in memory and left as it is
+    assert not (entry / "test-targets.npy").exists()
+    _, built = read_cached(root, config)
+    assert built  # a run rebuilds it
+    _, built = read_cached(root, config, build=False)
+    assert not built
+    assert main(argv) == 0
+    assert capsys.readouterr().out == looked

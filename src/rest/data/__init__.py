@@ -21,16 +21,17 @@ from rest.data.sources import SOURCES, load_source
 from rest.errors import RestError
 
 
-def load_dataset(config: DataConfig) -> BiasedSplits:
+def load_dataset(config: DataConfig, build_cache: bool = True) -> BiasedSplits:
     """The dataset ``config`` names: a registered benchmark, generated in memory and
     deterministic in (source, conflict_pct, severity, data_seed), or a path read with
     the matching reader -- decoded once into ``config.cache_dir`` and memory-mapped
-    from there (:mod:`rest.data.cache`). ``config.image_size`` resizes every split."""
+    from there (:mod:`rest.data.cache`; ``build_cache=False`` uses a valid entry but
+    writes none). ``config.image_size`` resizes every split."""
     with permission_checked():
-        return _load(config)
+        return _load(config, build_cache)
 
 
-def _load(config: DataConfig) -> BiasedSplits:
+def _load(config: DataConfig, build_cache: bool) -> BiasedSplits:
     path = Path(config.dataset).expanduser()
     generated = config.dataset in DATASETS
     if not generated and not path.exists() and not _looks_like_path(config.dataset):
@@ -42,7 +43,7 @@ def _load(config: DataConfig) -> BiasedSplits:
     if generated:
         splits = DATASETS.get(config.dataset).generate(config)
     else:
-        splits, _ = read_cached(path, config)
+        splits, _ = read_cached(path, config, build_cache)
     if config.image_size is not None:
         splits = _resized(splits, config.image_size)
     return splits

@@ -62,7 +62,18 @@ def source_files(path: Path, reader: str, config: DataConfig) -> list[Path]:
     if reader == "csv":
         table = csv_path(path)
         return [table] + [image for rows in _rows(table, config).values() for image, *_ in rows]
-    return sorted(p for p in path.rglob("*") if p.is_file())
+    return sorted(_files_under(path))
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """Every file below ``folder``, told apart from folders by the directory entry's type
+    (no ``stat``: the fingerprint stats each file once, and a folder holds thousands)."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):  # as rglob: no loop through a link
+                yield from _files_under(Path(entry.path))
+            elif entry.is_file():
+                yield Path(entry.path)
 
 
 def fingerprint(files: list[Path], root: Path) -> str:
@@ -91,6 +102,11 @@ def entry_key(path: Path, reader: str, config: DataConfig) -> str:
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:32]
 
 
+def _base(path: Path) -> Path:
+    """What a fingerprint names files relative to: the folder, or the CSV's folder."""
+    return path if path.is_dir() else path.parent
+
+
 @contextlib.contextmanager
 def _locked(lock_path: Path) -> Iterator[None]:
     with lock_path.open("a") as handle:
@@ -101,16 +117,23 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_cached(path: Path, config: DataConfig) -> tuple[BiasedSplits, bool]:
+def read_cached(path: Path, config: DataConfig, build: bool = True) -> tuple[BiasedSplits, bool]:
     """The dataset at ``path`` from its cache entry, decoding it first if needed.
 
     Returns the memory-mapped splits and whether this call decoded the sources.
-    With caching off (``cache_dir`` = ``none``) the reader decodes into memory.
+    With caching off (``cache_dir`` = ``none``) the reader decodes into memory; so it
+    does with ``build`` off when no valid entry exists: a command that only looks at
+    a dataset (``rest data info``) uses an entry but never writes one.
     """
     reader = find_reader(path, config.layout)
     root = cache_root(config.cache_dir)
     if root is None:
         return reader.read(path, config), True
+    if not build:
+        entry = root / entry_key(path, reader.name, config)
+        expected = fingerprint(source_files(path, reader.name, config), _base(path))
+        cached = _load(entry, expected) if entry.is_dir() else None
+        return (cached, False) if cached is not None else (reader.read(path, config), True)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -118,9 +141,7 @@ def read_cached(path: Path, config: DataConfig) -> tuple[BiasedSplits, bool]:
             f"cannot create the dataset cache {root}: {error.strerror}; "
             "set --cache-dir to a writable folder, or --cache-dir none"
         ) from None
-    files = source_files(path, reader.name, config)
-    base = path if path.is_dir() else path.parent
-    expected = fingerprint(files, base)
+    expected = fingerprint(source_files(path, reader.name, config), _base(path))
     key = entry_key(path, reader.name, config)
     entry = root / key
     with _locked(root / f"{key}.lock"):
