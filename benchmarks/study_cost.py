@@ -31,6 +31,7 @@ from study_protocol import (
     plan_blocks,
     planned_runs,
 )
+from study_tuning import DEFAULT_TRIALS
 
 WALLS_FILE = "wall_seconds.json"
 DATA_PREPARATION_FILE = "data-preparation.json"
@@ -39,6 +40,7 @@ DATA_PREPARATION_FILE = "data-preparation.json"
 REFERENCE_DATASET = "cmnist"
 SCALED_FROM = {"corrupted": "cfmnist"}
 FASHION_SHAPE = (3, 28, 28)
+WHOLE_GRID = "whole grid, default row"
 
 
 def _children_cpu_seconds() -> float:
@@ -173,12 +175,14 @@ def estimate(args: argparse.Namespace, budget: Budget) -> str:
             f"{dataset}, all its ratios": Selection(datasets=(dataset,), rows=("default",))
             for dataset in DATASETS
         },
-        "whole grid, default row": Selection(rows=("default",)),
+        WHOLE_GRID: Selection(rows=("default",)),
     }
-    estimates = []
+    trials = getattr(args, "trials", DEFAULT_TRIALS)
+    trial_epochs = getattr(args, "tune_epochs", None) or budget.epochs
+    estimates, search_hours = [], 0.0
     for label, selection in parts.items():
         blocks, _skipped = plan_blocks(budget, selection, Path("."))
-        seconds, unknown = 0.0, set()
+        seconds, trial_seconds, unknown = 0.0, 0.0, set()
         planned = planned_runs(blocks)
         for run in planned:
             if (run.dataset, "rest") not in epoch:
@@ -188,17 +192,25 @@ def estimate(args: argparse.Namespace, budget: Budget) -> str:
                 (run.dataset, run.method),
                 epoch[run.dataset, "rest"] * relative.get(run.method, 1.0),
             )
-            epochs = budget.epochs
+            fixed = setup[run.dataset, "rest"]
             if run.method == "jtt":
                 epochs_erm = blocks[0].base.reweight.infer_epochs
-                seconds += epochs_erm * epoch[run.dataset, "rest"] * relative.get("erm", 1.0)
-            seconds += setup[run.dataset, "rest"] + epochs * per_epoch
+                fixed += epochs_erm * epoch[run.dataset, "rest"] * relative.get("erm", 1.0)
+            seconds += fixed + budget.epochs * per_epoch
+            # the search of a (method, density): --trials runs where the row has one per seed
+            trial_seconds += (fixed + trial_epochs * per_epoch) * trials / len(SEEDS)
         note = f" (+ not measured: {', '.join(sorted(unknown))})" if unknown else ""
         estimates.append([label, len(planned), f"{seconds / 3600:.1f}{note}"])
+        if label == WHOLE_GRID:
+            search_hours = trial_seconds / 3600
     title = f"CPU-hours at `{budget.name}` ({budget.epochs} epochs)"
     lines += [markdown_table(["part", "runs", title], estimates), ""]
     lines += [f"- {note}" for note in notes]
-    lines.append("- the tuned row costs as much again, plus the tuning trials")
+    lines.append(
+        f"- the tuned row: its searches (`--tune`, {trials} trials per method and density, "
+        f"{trial_epochs} epochs each) cost at most {search_hours:.0f} CPU-hours for the whole "
+        "grid (less as pruning stops hopeless trials), then its runs as much as the default row"
+    )
     lines.append(
         "- wall time on N otherwise idle cores is at best CPU-hours / N (torch spreads one "
         "run over the cores; `--workers` runs several at once)"

@@ -545,3 +545,15 @@ def test_cost_estimate_from_one_epoch_measurements(tmp_path: Path) -> None:
     assert f"| corrupted, all its ratios | 144 | {corrupted / 3600:.1f} |" in text
     assert "setup: cfmnist's plus 500 CPU s measured generating corrupted" in text
     assert f"corrupted: training not measured; cfmnist's REST epoch x {ratio:.1f}" in text
+    # the tuned row's searches: --trials runs per (method, density) where the row has 3
+    whole = float(re.search(r"\| whole grid, default row \| 324 \| ([0-9.]+) \|", text)[1])
+    assert _search_hours(text) == pytest.approx(whole * 20 / 3, abs=0.6)  # default: 20 trials
+    args = study.parse_args(["--estimate", "--measure-dir", str(tmp_path), "--trials", "6"])
+    text = _squash(cost.estimate(args, protocol.BUDGETS["cpu"]))
+    assert _search_hours(text) == pytest.approx(whole * 2, abs=0.6)
+
+
+def _search_hours(text: str) -> float:
+    found = re.search(r"cost at most ([0-9.]+) CPU-hours", text)
+    assert found is not None, text
+    return float(found[1])
