@@ -55,7 +55,7 @@ from study_protocol import (
     plan_blocks,
     planned_runs,
 )
-from study_tuning import DEFAULT_TRIALS, run_tuning, trial_budget
+from study_tuning import DEFAULT_TRIALS, run_tuning, trial_budget, tuning_pairs
 
 
 def part_command(budget: str, dataset: str, pct: float, extra: str) -> str:
@@ -178,7 +178,16 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     runs_root = Path(args.runs or f"benchmarks/runs/study-{budget.name}")
     tune_root = Path(args.tuned) if args.tuned else runs_root / TUNE_FOLDER
-    if args.tune and not (args.dry_run or args.report_only):
+    if args.tune and args.report_only:
+        raise RestError("--tune trains (its searches); drop it, or --report-only")
+    if args.tune and args.dry_run:
+        cells = sum(len(selection.pcts_of(dataset)) for dataset in selection.datasets)
+        studies = len(tuning_pairs(selection))
+        print(
+            f"tune: {cells} part(s) x {studies} studies x {args.trials} trials = at most "
+            f"{cells * studies * args.trials} trial runs, into {tune_root}"
+        )
+    elif args.tune:
         directories = run_tuning(
             budget,
             selection,

@@ -323,6 +323,18 @@ def test_empty_plan_is_a_one_line_error(tmp_path: Path) -> None:
         _report(tmp_path, [])
 
 
+def test_tune_dry_run_counts_the_search_and_report_only_refuses_it(tmp_path, capsys) -> None:
+    argv = ["--budget", "gpu", "--datasets", "cfmnist", "--pcts", "1", "5", "--tune"]
+    argv += ["--trials", "7", "--runs", str(tmp_path / "runs")]
+    assert study.main([*argv, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    # 2 ratios x (5 dense methods + sparse-only + REST's 6 densities) studies x 7 trials
+    assert "tune: 2 part(s) x 12 studies x 7 trials = at most 168 trial runs" in out
+    assert not (tmp_path / "runs").exists()  # a dry run writes nothing
+    assert study.main([*argv, "--report-only"]) == 2
+    assert "--tune trains" in capsys.readouterr().err
+
+
 # ---- end to end, on tiny generated data ----
 
 
