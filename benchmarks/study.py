@@ -178,6 +178,11 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     runs_root = Path(args.runs or f"benchmarks/runs/study-{budget.name}")
     tune_root = Path(args.tuned) if args.tuned else runs_root / TUNE_FOLDER
+    if args.tuned and not args.tune and not tune_root.exists():
+        raise RestError(
+            f"--tuned {tune_root} does not exist; give the folder of the rest tune directories, "
+            "or add --tune to search into it"
+        )
     if args.tune and args.report_only:
         raise RestError("--tune trains (its searches); drop it, or --report-only")
     if args.tune and args.dry_run:

@@ -323,7 +323,7 @@ def test_empty_plan_is_a_one_line_error(tmp_path: Path) -> None:
         _report(tmp_path, [])
 
 
-def test_tune_dry_run_counts_the_search_and_report_only_refuses_it(tmp_path, capsys) -> None:
+def test_tune_dry_run_counts_the_search_and_bad_tune_flags_are_refused(tmp_path, capsys) -> None:
     argv = ["--budget", "gpu", "--datasets", "cfmnist", "--pcts", "1", "5", "--tune"]
     argv += ["--trials", "7", "--runs", str(tmp_path / "runs")]
     assert study.main([*argv, "--dry-run"]) == 0
@@ -333,6 +333,9 @@ def test_tune_dry_run_counts_the_search_and_report_only_refuses_it(tmp_path, cap
     assert not (tmp_path / "runs").exists()  # a dry run writes nothing
     assert study.main([*argv, "--report-only"]) == 2
     assert "--tune trains" in capsys.readouterr().err
+    typo = ["--budget", "gpu", "--dry-run", "--tuned", str(tmp_path / "tunes")]
+    assert study.main(typo) == 2
+    assert f"--tuned {tmp_path / 'tunes'} does not exist" in capsys.readouterr().err
 
 
 # ---- end to end, on tiny generated data ----
