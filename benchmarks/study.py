@@ -159,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RestError as error:
         print(f"study: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("study: interrupted; the same command continues where it stopped", file=sys.stderr)
+        return 130
 
 
 def _main(args: argparse.Namespace, argv: list[str]) -> int:

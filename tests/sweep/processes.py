@@ -111,3 +111,15 @@ def visible_cuda() -> tuple[str | None, int]:
     import torch
 
     return os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()
+
+
+def tidy_up_on_interrupt(ready_file: str, tidied_file: str) -> None:
+    """Block; on Ctrl-C take a moment to tidy up (as a tuning trial marks itself for
+    retry), record that it finished, then stop."""
+    Path(ready_file).write_text(str(os.getpid()))
+    try:
+        time.sleep(600)
+    except KeyboardInterrupt:
+        time.sleep(1.0)
+        Path(tidied_file).write_text("tidied")
+        raise

@@ -4,6 +4,10 @@ launcher refused."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,6 +43,37 @@ def test_a_worker_that_dies_is_reported_and_the_rest_go_on(tmp_path: Path) -> No
     dies, lives = LocalLauncher(1, tmp_path).run(jobs)
     assert dies.error == "worker process died (exit code 7)"
     assert lives == JobResult("lives", value=25)
+
+
+def test_ctrl_c_lets_each_worker_stop_on_its_own_before_terminating_it(tmp_path: Path) -> None:
+    """Ctrl-C reaches the launcher and its workers (one process group); a worker tidying
+    up must not be terminated halfway (a tuning trial would stay 'running')."""
+    ready, tidied = tmp_path / "ready", tmp_path / "tidied"
+    code = (
+        "import sys\n"
+        "from rest.launch import Job, LocalLauncher\n"
+        "import processes\n"
+        "job = Job('tidy', processes.tidy_up_on_interrupt, (sys.argv[1], sys.argv[2]))\n"
+        "try:\n"
+        "    LocalLauncher(1, sys.argv[3]).run([job])\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+    )
+    path = os.pathsep.join([str(Path(processes.__file__).parent), *sys.path])
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", code, str(ready), str(tidied), str(tmp_path / "logs")],
+        env={**os.environ, "PYTHONPATH": path},
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        processes.wait_until(ready.is_file, 60, "the worker to start")
+        os.killpg(launcher.pid, signal.SIGINT)
+        assert launcher.wait(timeout=60) == 130
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+    assert tidied.is_file()  # the worker finished tidying up before the launcher ended
+    assert not processes.alive(int(ready.read_text()))
 
 
 def test_each_job_writes_its_own_log(tmp_path: Path) -> None:

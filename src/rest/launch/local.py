@@ -2,6 +2,8 @@
 
 Each job runs in a fresh ``spawn`` process (a crash, a leak or the peak memory of one
 job never touches another) that dies with the launcher (:mod:`rest.launch.lifeline`).
+On Ctrl-C, which the workers receive too, they get ``STOP_GRACE_SECONDS`` to stop on
+their own before they are terminated.
 A slot may carry environment variables for its workers, which is how the GPU launcher
 pins every worker to its device. A worker's stdout and stderr go to
 ``log_dir/<job name>.log``.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
@@ -21,6 +24,8 @@ from typing import Any
 from rest.errors import RestError
 from rest.launch.job import Job, JobResult, OnResult, check_names, execute, limit_threads
 from rest.launch.lifeline import die_with_parent
+
+STOP_GRACE_SECONDS = 30.0  # how long interrupted workers get to stop on their own
 
 
 def cores() -> int:
@@ -136,9 +141,18 @@ class LocalLauncher:
                     lifeline.close()
                     free.append(slot)
                     finished(result)
+        except KeyboardInterrupt:
+            # Ctrl-C reaches the whole process group: each worker stops as its job does on
+            # it (a run logs where it stopped, a tuning trial marks itself for retry)
+            # unless it is terminated first; those still alive after the grace are.
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            for process, _lifeline, _slot, _job in active.values():
+                process.join(max(0.0, deadline - time.monotonic()))
+            raise
         finally:
             for process, _lifeline, _slot, _job in active.values():
-                process.terminate()
+                if process.is_alive():
+                    process.terminate()
             for process, lifeline, _slot, _job in active.values():
                 process.join()
                 lifeline.close()
