@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rest.data.dataset import BiasedSplits
 from rest.launch import Job, Launcher, LocalLauncher
@@ -67,14 +68,15 @@ def search(
     workers: int = 0,
     splits: BiasedSplits | None = None,
     launcher: Launcher | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Run the study of every (method, density) in ``pairs`` up to ``n_trials`` trials,
     select each study's trial on validation and save the choices to ``selected.json``;
     return them. What :func:`tune` does before its reruns, for callers that train the
     chosen configurations themselves (the study of ``benchmarks/study.py``)."""
     directory = TuneDirectory(out)
     directory.open(settings)
-    launcher = launcher or LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
+    if launcher is None:
+        launcher = LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
     data = (splits,) if splits is not None else ()
     trial_jobs = [
         Job(
@@ -112,7 +114,8 @@ def tune(
 
     directory = TuneDirectory(out)
     directory.open(settings)  # before the launcher makes its log folder inside
-    launcher = launcher or LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
+    if launcher is None:
+        launcher = LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
     data = (splits,) if splits is not None else ()
     pairs = studies(methods, densities)
     selections = search(settings, out, pairs, n_trials, splits=splits, launcher=launcher)
