@@ -221,11 +221,12 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"not planned: {line}")
         print(f"{len(planned)} runs planned")
         return 0
-    failed = 0
+    failed, busy = 0, []
     if not args.report_only:
         for block in blocks:
             results = run_sweep(block.base, **block.sweep_args(), workers=args.workers)
             failed += sum(result.status == "failed" for result in results)
+            busy += [result for result in results if result.status == "busy"]
     # the report covers the whole protocol at this budget, so a part shows as PARTIAL
     all_blocks, all_skipped = plan_blocks(budget, Selection(), runs_root, tune_root, args.source)
     extra = "".join(
@@ -242,10 +243,17 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
         command_for=lambda dataset, pct: part_command(budget.name, dataset, pct, extra),
     )
     print(f"report: {report.markdown}{' (PARTIAL)' if report.partial else ''}")
+    for result in busy:  # another process holds the run: it is in progress, not done
+        print(f"busy: {result.error}", file=sys.stderr)
+    if busy:
+        print(
+            f"{len(busy)} run(s) busy in another process, not trained here; the report counts "
+            "them once they finish",
+            file=sys.stderr,
+        )
     if failed:
         print(f"{failed} run(s) failed; see {runs_root}/*/*/failures.jsonl", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed or busy else 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from rest.report.study import write_study_report
 from rest.report.study_grid import PlannedRun, SkippedPart
 from rest.report.study_plots import pareto_front
 from rest.report.study_tables import verdict
+from rest.runs import RunLock
 from rest.tune.rerun import write_selection
 from rest.tune.study import TuneDirectory, TuneSettings, study_name
 
@@ -421,6 +422,29 @@ def test_tune_then_tuned_row_end_to_end_and_resumed(tmp_path: Path, capsys) -> N
     capsys.readouterr()
     assert study.main([*argv, "--tune-epochs", "3"]) == 2
     assert "other settings (base.optim.epochs: saved 1, now 3)" in capsys.readouterr().err
+
+
+def test_a_run_busy_in_another_process_is_reported_not_counted_done(tmp_path: Path, capsys) -> None:
+    source = _tiny_fashion(tmp_path / "fashion")
+    runs = tmp_path / "runs"
+    argv = ["--budget", "smoke", "--datasets", "cfmnist", "--pcts", "5", "--methods", "erm"]
+    argv += ["--seeds", "41", "--rows", "default", "--source", str(source), "--runs", str(runs)]
+    argv += ["--results", str(tmp_path / "results"), "--device", "cpu", "--workers", "0"]
+    selection = protocol.Selection(
+        datasets=("cfmnist",), pcts=(5.0,), methods=("erm",), seeds=(41,), rows=("default",)
+    )
+    blocks, _ = protocol.plan_blocks(protocol.BUDGETS["smoke"], selection, runs, source=str(source))
+    (planned,) = protocol.planned_runs(blocks)
+    lock = RunLock(planned.path).acquire()  # as a second study training the same run
+    try:
+        assert study.main(argv) == 1
+    finally:
+        lock.release()
+    err = capsys.readouterr().err
+    assert "busy: " in err and "1 run(s) busy in another process" in err
+    assert not (planned.path / "summary.json").exists()
+    assert study.main(argv) == 0  # once it is free, the same command trains it
+    assert (planned.path / "summary.json").is_file()
 
 
 # ---- one slot on a machine that is handed back: run, stop at a deadline, pack ----
