@@ -50,7 +50,9 @@ def test_ctrl_c_lets_each_worker_stop_on_its_own_before_terminating_it(tmp_path:
     up must not be terminated halfway (a tuning trial would stay 'running')."""
     ready, tidied = tmp_path / "ready", tmp_path / "tidied"
     code = (
-        "import sys\n"
+        "import signal, sys\n"
+        # a shell's background job starts with SIGINT ignored, and children inherit it
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from rest.launch import Job, LocalLauncher\n"
         "import processes\n"
         "job = Job('tidy', processes.tidy_up_on_interrupt, (sys.argv[1], sys.argv[2]))\n"
