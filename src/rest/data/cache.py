@@ -102,11 +102,6 @@ def entry_key(path: Path, reader: str, config: DataConfig) -> str:
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _base(path: Path) -> Path:
-    """What a fingerprint names files relative to: the folder, or the CSV's folder."""
-    return path if path.is_dir() else path.parent
-
-
 @contextlib.contextmanager
 def _locked(lock_path: Path) -> Iterator[None]:
     with lock_path.open("a") as handle:
@@ -129,9 +124,11 @@ def read_cached(path: Path, config: DataConfig, build: bool = True) -> tuple[Bia
     root = cache_root(config.cache_dir)
     if root is None:
         return reader.read(path, config), True
+    base = path if path.is_dir() else path.parent
+    expected = fingerprint(source_files(path, reader.name, config), base)
+    key = entry_key(path, reader.name, config)
+    entry = root / key
     if not build:
-        entry = root / entry_key(path, reader.name, config)
-        expected = fingerprint(source_files(path, reader.name, config), _base(path))
         cached = _load(entry, expected) if entry.is_dir() else None
         return (cached, False) if cached is not None else (reader.read(path, config), True)
     try:
@@ -141,9 +138,6 @@ def read_cached(path: Path, config: DataConfig, build: bool = True) -> tuple[Bia
             f"cannot create the dataset cache {root}: {error.strerror}; "
             "set --cache-dir to a writable folder, or --cache-dir none"
         ) from None
-    expected = fingerprint(source_files(path, reader.name, config), _base(path))
-    key = entry_key(path, reader.name, config)
-    entry = root / key
     with _locked(root / f"{key}.lock"):
         cached = _load(entry, expected)
         if cached is not None:
