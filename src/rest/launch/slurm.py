@@ -11,7 +11,8 @@ A task that is preempted or reaches its time limit is requeued by submitit (Slur
 signals it ``USR2`` ahead of the limit) and runs its job again; a training run then
 resumes from its last saved state. The launcher waits by polling ``squeue`` and the
 result files, so it works without Slurm accounting (``sacct``); a task that leaves
-the queue without a result (``scancel``, a node failure) is reported as failed.
+the queue without a result (``scancel``, a node failure) is reported as failed, with
+its final state when Slurm still lists it.
 ``log_dir/jobs.json`` maps job names to Slurm ids, for ``rest sweep --status``.
 """
 
@@ -118,11 +119,32 @@ def _submitit() -> Any:
     return submitit
 
 
-def queued_ids(array_ids: set[str]) -> dict[str, str]:
-    """Slurm id -> state (PENDING, RUNNING, ...) of every listed task of these array jobs."""
+# Terminal states: squeue lists a task in one of these for MinJobAge after it ended.
+ENDED_STATES = frozenset(
+    {
+        "BOOT_FAIL",
+        "CANCELLED",
+        "COMPLETED",
+        "DEADLINE",
+        "FAILED",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PREEMPTED",
+        "REVOKED",
+        "TIMEOUT",
+    }
+)
+
+
+def task_states(array_ids: set[str]) -> dict[str, str]:
+    """Slurm id -> state of every task of these array jobs that Slurm still knows: those
+    in the queue (PENDING, RUNNING, REQUEUED, ...) and, for a while after, those that
+    ended (one of ``ENDED_STATES``). Every state is asked for (``-t all``) because
+    squeue's default lists only pending, running and completing tasks, and a requeued
+    task can pass through states outside those."""
     if not array_ids:
         return {}
-    command = ["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(sorted(array_ids))]
+    command = ["squeue", "-h", "-r", "-t", "all", "-o", "%i %T", "-j", ",".join(sorted(array_ids))]
     listing = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if listing.returncode != 0:
         if "Invalid job id" in listing.stderr:  # every one of them has left the queue
@@ -133,6 +155,30 @@ def queued_ids(array_ids: set[str]) -> dict[str, str]:
         task, _, state = line.strip().partition(" ")
         states[task] = state
     return states
+
+
+def queued_ids(array_ids: set[str]) -> dict[str, str]:
+    """Slurm id -> state of every task of these array jobs that has not ended yet."""
+    return {
+        task: state for task, state in task_states(array_ids).items() if state not in ENDED_STATES
+    }
+
+
+class Departures:
+    """Tells when a task without a result has left the queue for good: it is seen ended
+    (or not at all) for ``grace_seconds`` in a row, the time a result file may take to
+    cross a shared filesystem. Seeing the task queued again restarts the count, so short
+    gaps while Slurm requeues it never add up to a departure."""
+
+    def __init__(self, grace_seconds: float) -> None:
+        self.grace_seconds = grace_seconds
+        self._unseen_since: dict[str, float] = {}
+
+    def departed(self, name: str, state: str | None, now: float) -> bool:
+        if state is not None and state not in ENDED_STATES:
+            self._unseen_since.pop(name, None)
+            return False
+        return now - self._unseen_since.setdefault(name, now) >= self.grace_seconds
 
 
 class SlurmLauncher:
@@ -166,23 +212,21 @@ class SlurmLauncher:
         remaining = {job.name: handle for job, handle in zip(jobs, handles, strict=True)}
         self._record({name: handle.job_id for name, handle in remaining.items()})
         results: dict[str, JobResult] = {}
-        gone_since: dict[str, float] = {}
+        departures = Departures(self.result_grace_seconds)
         while remaining:
-            states = queued_ids({handle.job_id.split("_")[0] for handle in remaining.values()})
+            states = task_states({handle.job_id.split("_")[0] for handle in remaining.values()})
             for name, handle in list(remaining.items()):
+                state = states.get(handle.job_id)
                 if handle.paths.result_pickle.exists():
                     result = _read_result(name, handle)
-                elif handle.job_id in states:
-                    continue
-                elif time.monotonic() - gone_since.setdefault(name, time.monotonic()) < (
-                    self.result_grace_seconds
-                ):
-                    continue  # the result file may still be on its way over the filesystem
+                elif not departures.departed(name, state, time.monotonic()):
+                    continue  # queued, or its result may still be on its way
                 else:
+                    ended = f" ({state})" if state else ""
                     result = JobResult(
                         name,
-                        error=f"slurm job {handle.job_id} left the queue without a result "
-                        f"(cancelled, out of time or memory, or its node failed); "
+                        error=f"slurm job {handle.job_id} left the queue{ended} without a "
+                        f"result (cancelled, out of time or memory, or its node failed); "
                         f"log: {handle.paths.stderr}",
                     )
                 del remaining[name]
