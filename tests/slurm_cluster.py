@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+REQUEUE_DELAY_SECONDS = 20
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo")
 
 
@@ -175,11 +176,12 @@ def start_cluster(root: Path, timeout: float = 60) -> SlurmCluster:
         cluster.processes.append(munged)
         cluster.munge_dir = socket_path.parent
         _wait_for(socket_path.exists, timeout, "munged did not create its socket")
-        # Slurm's munge plugins (auth and cred) find the socket through AuthInfo.
+        # Slurm's munge plugins (auth and cred) find the socket through AuthInfo. Its
+        # cred_expire is also how long a requeued job waits before it may start again
+        # (default 120 s); a job restarted sooner fails ("Job credential revoked").
+        auth = f"AuthInfo=socket={socket_path},cred_expire={REQUEUE_DELAY_SECONDS}"
         cluster.conf.write_text(
-            cluster.conf.read_text().replace(
-                "AuthType=auth/munge", f"AuthType=auth/munge\nAuthInfo=socket={socket_path}"
-            )
+            cluster.conf.read_text().replace("AuthType=auth/munge", f"AuthType=auth/munge\n{auth}")
         )
         log = (root / "daemons.log").open("ab")
         cluster.processes.append(
