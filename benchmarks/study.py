@@ -195,8 +195,9 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
             f"tune: {cells} part(s) x {studies} studies x {args.trials} trials = at most "
             f"{cells * studies * args.trials} trial runs, into {tune_root}"
         )
-    elif args.tune:
-        directories = run_tuning(
+    untuned: list[str] = []
+    if args.tune and not args.dry_run:
+        directories, untuned = run_tuning(
             budget,
             selection,
             tune_root,
@@ -253,7 +254,13 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
         )
     if failed:
         print(f"{failed} run(s) failed; see {runs_root}/*/*/failures.jsonl", file=sys.stderr)
-    return 1 if failed or busy else 0
+    if untuned:
+        print(
+            f"not fully tuned: {', '.join(untuned)} (see above); the same command with a "
+            "larger --trials continues those searches",
+            file=sys.stderr,
+        )
+    return 1 if failed or busy or untuned else 0
 
 
 if __name__ == "__main__":

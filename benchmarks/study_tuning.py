@@ -16,13 +16,14 @@ one (method, density), and each row gets the same trial budget.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from rest.config import replace
 from rest.errors import RestError
 from rest.runs import read_json
-from rest.tune import TuneSettings, search
+from rest.tune import StudiesWithoutChoice, TuneSettings, search
 from rest.tune.study import SELECTED_FILE
 from study_protocol import Budget, Selection, base_config, tune_path
 
@@ -43,16 +44,19 @@ def run_tuning(
     source: str | None = None,
     device: str = "auto",
     workers: int = 1,
-) -> list[Path]:
+) -> tuple[list[Path], list[str]]:
     """Search every selected cell up to ``trials`` trials per study (a rerun continues
     the studies, never beyond ``trials``) and save each study's choice; return the
-    tuning directories."""
+    tuning directories and the cells left with a study that has no choice (no trial
+    completed). Such a cell is reported at once and the later cells are still tuned;
+    its other studies' choices are saved, so the tuned row trains those."""
     if trials < 1:
         raise RestError(f"--trials must be >= 1, got {trials}")
     pairs = tuning_pairs(selection)
     if not pairs:
         raise RestError("nothing to tune: the selected methods and densities plan no run")
-    written = []
+    written: list[Path] = []
+    problems: list[str] = []
     for dataset in selection.datasets:
         for pct in selection.pcts_of(dataset):
             base = replace(
@@ -60,9 +64,13 @@ def run_tuning(
             )
             path = tune_path(tune_root, dataset, pct)
             print(f"tuning {dataset} {pct:g}%: {len(pairs)} studies x {trials} trials -> {path}")
-            search(TuneSettings(base=base.to_dict()), path, pairs, trials, workers=workers)
+            try:
+                search(TuneSettings(base=base.to_dict()), path, pairs, trials, workers=workers)
+            except StudiesWithoutChoice as error:  # the next cells are still tuned
+                print(f"not fully tuned: {dataset} {pct:g}%: {error}", file=sys.stderr)
+                problems.append(f"{dataset} {pct:g}%")
             written.append(path)
-    return written
+    return written, problems
 
 
 def trial_budget(directories: Sequence[Path]) -> dict[str, int]:

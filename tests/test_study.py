@@ -424,6 +424,48 @@ def test_tune_then_tuned_row_end_to_end_and_resumed(tmp_path: Path, capsys) -> N
     assert "other settings (base.optim.epochs: saved 1, now 3)" in capsys.readouterr().err
 
 
+def test_a_cell_left_without_a_choice_does_not_hold_up_the_others(tmp_path: Path, capsys) -> None:
+    """A study with no completed trial in one cell: the later cells are tuned, every saved
+    choice is trained, and the command names the cell and exits 1."""
+    optuna = pytest.importorskip("optuna", reason="the tune extra (optuna) is not installed")
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from rest.tune import TuneDirectory
+
+    source = _tiny_fashion(tmp_path / "fashion")
+    runs = tmp_path / "runs"
+    # cfmnist 1%'s REST study spent its one trial on a failure before the search started
+    failed = optuna.create_study(
+        study_name="rest-d0.1",
+        storage=TuneDirectory(runs / "tune" / "cfmnist-1pct").storage(),
+        direction="maximize",
+    )
+    lr = FloatDistribution(1e-4, 1e-1, log=True)
+    failed.add_trial(
+        create_trial(
+            state=TrialState.FAIL, params={"optim.lr": 0.05}, distributions={"optim.lr": lr}
+        )
+    )
+    argv = ["--budget", "smoke", "--datasets", "cfmnist", "--pcts", "1", "5", "--methods"]
+    argv += ["erm", "rest", "--densities", "0.1", "--seeds", "41", "--rows", "tuned", "--tune"]
+    argv += ["--trials", "1", "--source", str(source), "--runs", str(runs)]
+    argv += ["--results", str(tmp_path / "results"), "--device", "cpu", "--workers", "0"]
+    assert study.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "not fully tuned: cfmnist 1%: no trial completed" in err and "rest-d0.1" in err
+    chosen = {
+        pct: set(json.loads((runs / "tune" / f"cfmnist-{pct}pct" / "selected.json").read_text()))
+        for pct in (1, 5)
+    }
+    assert chosen == {1: {"erm"}, 5: {"erm", "rest-d0.1"}}
+    trained = sorted(
+        (s["config"]["data"]["conflict_pct"], s["config"]["method"])
+        for s in map(json.loads, map(Path.read_text, runs.glob("tuned/cfmnist/*/summary.json")))
+    )
+    assert trained == [(1.0, "erm"), (5.0, "erm"), (5.0, "rest")]
+
+
 def test_a_run_busy_in_another_process_is_reported_not_counted_done(tmp_path: Path, capsys) -> None:
     source = _tiny_fashion(tmp_path / "fashion")
     runs = tmp_path / "runs"

@@ -155,3 +155,29 @@ def test_selection_breaks_objective_ties_by_validation_accuracy(tmp_path: Path) 
     choice = select(path, "erm", 1.0)
     assert choice["trial"] == 1 and choice["params"] == {"optim.lr": 0.002}
     assert [entry["state"] for entry in choice["history"]] == ["complete"] * 3
+
+
+def test_a_study_without_a_completed_trial_leaves_the_others_chosen(tmp_path: Path) -> None:
+    """search() saves every choice it can and names the studies that have none."""
+    from optuna.distributions import FloatDistribution
+
+    from rest.tune import StudiesWithoutChoice, search
+
+    path = _start(tmp_path / "tune", _settings())
+    # the sparse study's whole budget (1 trial) is already spent on a failed trial
+    failed = optuna.create_study(
+        study_name="sparse-d0.5", storage=TuneDirectory(path).storage(), direction="maximize"
+    )
+    failed.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.FAIL,
+            params={"optim.lr": 0.05},
+            distributions={"optim.lr": FloatDistribution(1e-4, 1e-1, log=True)},
+        )
+    )
+    pairs = [("sparse", 0.5), ("erm", 1.0)]
+    with pytest.raises(StudiesWithoutChoice, match=r"1 of 2 studies .*: sparse-d0\.5;"):
+        search(_settings(), path, pairs, 1, splits=make_splits())
+    selected = json.loads(TuneDirectory(path).selected_path.read_text())
+    assert set(selected) == {"erm"}
+    assert selected["erm"]["trials"]["complete"] == 1

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from rest.data.dataset import BiasedSplits
+from rest.errors import RestError
 from rest.launch import Job, Launcher, LocalLauncher
 from rest.methods import METHODS
 from rest.sweep_status import LAUNCH_DIR
 from rest.tune.launch import run_jobs, trial_workers
-from rest.tune.rerun import rerun_jobs, select, train_run, write_selection
+from rest.tune.rerun import NoCompletedTrial, rerun_jobs, select, train_run, write_selection
 from rest.tune.spaces import SEARCH_SPACES, Param, search_space
 from rest.tune.study import TuneDirectory, TuneSettings
 from rest.tune.trials import run_trials
@@ -30,6 +31,7 @@ from rest.tune.trials import run_trials
 __all__ = [
     "SEARCH_SPACES",
     "Param",
+    "StudiesWithoutChoice",
     "TuneDirectory",
     "TuneResult",
     "TuneSettings",
@@ -47,6 +49,10 @@ class TuneResult:
     report: Path
     table: str
     selected: Path
+
+
+class StudiesWithoutChoice(RestError):
+    """Some studies of a search have no completed trial; the others' choices are saved."""
 
 
 def studies(methods: Sequence[str], densities: Sequence[float]) -> list[tuple[str, float]]:
@@ -72,11 +78,25 @@ def search(
     """Run the study of every (method, density) in ``pairs`` up to ``n_trials`` trials,
     select each study's trial on validation and save the choices to ``selected.json``;
     return them. What :func:`tune` does before its reruns, for callers that train the
-    chosen configurations themselves (the study of ``benchmarks/study.py``)."""
+    chosen configurations themselves (the study of ``benchmarks/study.py``).
+
+    A study none of whose trials completed (all pruned or failed) has no choice: the
+    others are saved all the same, then one error names every study left without one.
+    """
     directory = TuneDirectory(out)
-    directory.open(settings)
+    directory.open(settings)  # before the launcher makes its log folder inside
     if launcher is None:
         launcher = LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
+    return _search(directory, pairs, n_trials, launcher, splits)
+
+
+def _search(
+    directory: TuneDirectory,
+    pairs: Sequence[tuple[str, float]],
+    n_trials: int,
+    launcher: Launcher,
+    splits: BiasedSplits | None,
+) -> list[dict[str, Any]]:
     data = (splits,) if splits is not None else ()
     trial_jobs = [
         Job(
@@ -88,8 +108,19 @@ def search(
         for worker in range(min(n_trials, trial_workers(launcher)))
     ]
     run_jobs(launcher, trial_jobs)
-    selections = [select(directory.path, method, density) for method, density in pairs]
+    selections, unchosen = [], []
+    for method, density in pairs:
+        try:
+            selections.append(select(directory.path, method, density))
+        except NoCompletedTrial as error:
+            unchosen.append(error.study)
     write_selection(directory.path, selections)
+    if unchosen:
+        raise StudiesWithoutChoice(
+            f"no trial completed (all pruned or failed) in {len(unchosen)} of {len(pairs)} "
+            f"studies of {directory.path}: {', '.join(unchosen)}; the other choices are "
+            f"saved in {directory.selected_path.name}; raise --trials or widen the budget"
+        )
     return selections
 
 
@@ -117,8 +148,7 @@ def tune(
     if launcher is None:
         launcher = LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
     data = (splits,) if splits is not None else ()
-    pairs = studies(methods, densities)
-    selections = search(settings, out, pairs, n_trials, splits=splits, launcher=launcher)
+    selections = _search(directory, studies(methods, densities), n_trials, launcher, splits)
     jobs = [
         Job(
             "-".join(Path(path).relative_to(directory.path).parts),

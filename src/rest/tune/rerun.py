@@ -25,6 +25,17 @@ from rest.tune.study import TuneDirectory, study_name
 from rest.tune.trials import trial_config
 
 
+class NoCompletedTrial(RestError):
+    """A study has nothing to choose from: every trial was pruned or failed."""
+
+    def __init__(self, study: str, tune_dir: Path) -> None:
+        super().__init__(
+            f"no trial of {study!r} in {tune_dir} completed (all pruned or failed); "
+            "raise --trials or widen the budget"
+        )
+        self.study = study
+
+
 def select(tune_dir: str | Path, method: str, density: float) -> dict[str, Any]:
     """The trial of ``method`` at ``density`` chosen on validation, with the study's tally."""
     import optuna
@@ -39,10 +50,7 @@ def select(tune_dir: str | Path, method: str, density: float) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
-        raise RestError(
-            f"no trial of {name!r} in {directory.path} completed (all pruned or failed); "
-            "raise --trials or widen the budget"
-        )
+        raise NoCompletedTrial(name, directory.path)
     # Ties on the objective (worst-group accuracy often is 0 early on) go to validation
     # accuracy, as the epoch selection of a run does, then to the earlier trial.
     best = max(
