@@ -83,11 +83,19 @@ def search(
     A study none of whose trials completed (all pruned or failed) has no choice: the
     others are saved all the same, then one error names every study left without one.
     """
+    directory, launcher = _open(settings, out, workers, launcher)
+    return _search(directory, pairs, n_trials, launcher, splits)
+
+
+def _open(
+    settings: TuneSettings, out: str | Path, workers: int, launcher: Launcher | None
+) -> tuple[TuneDirectory, Launcher]:
+    """The tuning directory, opened with ``settings``, and the launcher of its jobs."""
     directory = TuneDirectory(out)
     directory.open(settings)  # before the launcher makes its log folder inside
     if launcher is None:
         launcher = LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
-    return _search(directory, pairs, n_trials, launcher, splits)
+    return directory, launcher
 
 
 def _search(
@@ -143,10 +151,7 @@ def tune(
     """
     from rest.report.tuning import write_tuning_report
 
-    directory = TuneDirectory(out)
-    directory.open(settings)  # before the launcher makes its log folder inside
-    if launcher is None:
-        launcher = LocalLauncher(workers, directory.path / LAUNCH_DIR / "logs")
+    directory, launcher = _open(settings, out, workers, launcher)
     data = (splits,) if splits is not None else ()
     selections = _search(directory, studies(methods, densities), n_trials, launcher, splits)
     jobs = [
