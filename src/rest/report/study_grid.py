@@ -103,6 +103,17 @@ class Cell:
     def nonzeros(self) -> Stat:
         return Stat.of((s.get("size") or {}).get("nonzeros") for s in self.summaries)
 
+    def seconds_per_epoch(self) -> Stat:
+        """Wall seconds of one training epoch: the machine's load moves it, so it tells
+        the cost of a run on this budget's hardware, not a method's speed."""
+        return Stat.of((s.get("time") or {}).get("seconds_per_epoch") for s in self.summaries)
+
+    def selected_epochs(self) -> list[int | None]:
+        """The epoch validation selected, per finished seed in seed order: an early one
+        means the later epochs overfit, the last one that training had not converged."""
+        ordered = sorted(self.finished, key=lambda item: item[0].seed)
+        return [(summary.get("selected") or {}).get("epoch") for _run, summary in ordered]
+
     def missing_seeds(self) -> list[int]:
         done = {run.seed for run, _summary in self.finished}
         return sorted(run.seed for run in self.planned if run.seed not in done)
