@@ -80,3 +80,9 @@ def sparse_setup(
     optimizer = make_optimizer(optimizer_name, model)
     sparse.attach(optimizer)
     return model, sparse, optimizer
+
+
+def update_now(sparse: SparseTraining, step: int) -> None:
+    """A mask update at ``step`` with the current ``.grad``, no optimizer step between."""
+    sparse.before_optimizer_step(step)
+    sparse.after_optimizer_step(step)
