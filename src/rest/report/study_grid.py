@@ -90,10 +90,10 @@ class Cell:
     def summaries(self) -> list[dict[str, Any]]:
         return [summary for _run, summary in self.finished]
 
-    def metric(self, name: str) -> Stat:
-        return Stat.of(
-            ((s.get("selected") or {}).get("test") or {}).get(name) for s in self.summaries
-        )
+    def metric(self, name: str, epoch: str = "selected") -> Stat:
+        """A test metric at the epoch validation selected, or at ``epoch="last"``: the gap
+        between the two shows how much the selection saved from later overfitting."""
+        return Stat.of(((s.get(epoch) or {}).get("test") or {}).get(name) for s in self.summaries)
 
     def flops(self, kind: str) -> Stat:
         return Stat.of(

@@ -79,13 +79,14 @@ def results_table(cells: Sequence[Cell], out: Path) -> str:
                 _format_count(cell.flops("inference")),
                 _format_count(cell.flops("training")),
                 ", ".join("-" if e is None else str(e) for e in cell.selected_epochs()) or "-",
+                cell.metric("conflicting", epoch="last").format(),
                 cell.seconds_per_epoch().format(scale=1.0, digits=0),
                 links or "-",
             ]
         )
     headers = ["row", "method", "density", "seeds", *ACCURACIES.values()]
     headers += ["non-zero params", "inference FLOPs", "training FLOPs"]
-    headers += ["selected epochs", "train s/epoch", "runs"]
+    headers += ["selected epochs", "bias-conflicting at last epoch", "train s/epoch", "runs"]
     return markdown_table(headers, rows)
 
 
