@@ -126,7 +126,7 @@ def test_groups_by_dataset_ratio_method_density(runs: Path) -> None:
     assert erm.metric("conflicting").mean == pytest.approx(0.55)
     assert erm.metric("conflicting").std == pytest.approx(math.sqrt(0.005))
     assert rest.metric("conflicting").std == pytest.approx(0.264575, rel=1e-5)
-    assert rest.nonzero_params().mean == pytest.approx(100)
+    assert rest.nonzeros().mean == pytest.approx(100)
     assert rest.group_accuracy()[0, 1] == pytest.approx(0.3)
     assert rest.group_accuracy()[1, 0] == pytest.approx(0.2)
 

@@ -59,8 +59,36 @@ def run_density(summary: dict[str, Any]) -> float:
     return float(summary["density"]) if summary.get("sparse") else 1.0
 
 
+class SeedReadings:
+    """What a report reads from the runs of one configuration, one summary per seed.
+
+    Shared by the sweep report's :class:`Group` and the study's cells, so both read
+    a summary's fields the same way.
+    """
+
+    summaries: list[dict[str, Any]]
+
+    def metric(self, name: str, epoch: str = "selected") -> Stat:
+        """A test metric at the epoch validation selected, or at ``epoch="last"``: the gap
+        between the two shows how much the selection saved from later overfitting."""
+        return Stat.of(((s.get(epoch) or {}).get(SPLIT) or {}).get(name) for s in self.summaries)
+
+    def nonzeros(self) -> Stat:
+        return Stat.of((s.get("size") or {}).get("nonzeros") for s in self.summaries)
+
+    def flops(self, kind: str, value: str = "sparse") -> Stat:
+        """``kind`` is inference (per image) or training (per run); ``value`` is the sparse
+        model's count or its ``ratio`` to the dense model's."""
+        return Stat.of(((s.get("flops") or {}).get(kind) or {}).get(value) for s in self.summaries)
+
+    def seconds_per_epoch(self) -> Stat:
+        """Wall seconds of one training epoch: the machine's load moves it, so it tells
+        the cost of a run on the hardware it ran on, not a method's speed."""
+        return Stat.of((s.get("time") or {}).get("seconds_per_epoch") for s in self.summaries)
+
+
 @dataclass
-class Group:
+class Group(SeedReadings):
     """The runs of one (dataset, conflict ratio, method, density), one per seed."""
 
     dataset: str
@@ -73,28 +101,12 @@ class Group:
     def seeds(self) -> list[Any]:
         return sorted(s.get("seed") for s in self.summaries)
 
-    def _test(self, summary: dict[str, Any]) -> dict[str, Any]:
-        return (summary.get("selected") or {}).get(SPLIT) or {}
-
-    def metric(self, name: str) -> Stat:
-        return Stat.of(self._test(s).get(name) for s in self.summaries)
-
-    def nonzero_params(self) -> Stat:
-        return Stat.of((s.get("size") or {}).get("nonzeros") for s in self.summaries)
-
-    def flops_ratio(self) -> Stat:
-        return Stat.of(
-            ((s.get("flops") or {}).get("inference") or {}).get("ratio") for s in self.summaries
-        )
-
-    def seconds_per_epoch(self) -> Stat:
-        return Stat.of((s.get("time") or {}).get("seconds_per_epoch") for s in self.summaries)
-
     def group_accuracy(self) -> dict[tuple[int, int], float]:
         """Mean over seeds of each ``(y, b)`` group's accuracy."""
         values: dict[tuple[int, int], list[float]] = defaultdict(list)
         for summary in self.summaries:
-            for key, accuracy in (self._test(summary).get("groups") or {}).items():
+            selected = (summary.get("selected") or {}).get(SPLIT) or {}
+            for key, accuracy in (selected.get("groups") or {}).items():
                 y, b = (int(part) for part in key.split(","))
                 values[y, b].append(float(accuracy))
         return {key: statistics.fmean(accs) for key, accs in values.items()}

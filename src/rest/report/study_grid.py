@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rest.errors import RestError
-from rest.report.collect import Group, Stat
+from rest.report.collect import Group, SeedReadings
 from rest.runs import read_json
 
 METHOD_LABELS = {
@@ -77,45 +77,30 @@ def label(method: str, row: str) -> str:
 
 
 @dataclass
-class Cell:
+class Cell(SeedReadings):
     """The runs of one (row, method, density) in one (dataset, ratio), one per seed."""
 
     row: str
     method: str
     density: float
     planned: list[PlannedRun] = field(default_factory=list)
-    finished: list[tuple[PlannedRun, dict[str, Any]]] = field(default_factory=list)
+    finished: list[PlannedRun] = field(default_factory=list)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def summaries(self) -> list[dict[str, Any]]:
-        return [summary for _run, summary in self.finished]
-
-    def metric(self, name: str, epoch: str = "selected") -> Stat:
-        """A test metric at the epoch validation selected, or at ``epoch="last"``: the gap
-        between the two shows how much the selection saved from later overfitting."""
-        return Stat.of(((s.get(epoch) or {}).get("test") or {}).get(name) for s in self.summaries)
-
-    def flops(self, kind: str) -> Stat:
-        return Stat.of(
-            ((s.get("flops") or {}).get(kind) or {}).get("sparse") for s in self.summaries
-        )
-
-    def nonzeros(self) -> Stat:
-        return Stat.of((s.get("size") or {}).get("nonzeros") for s in self.summaries)
-
-    def seconds_per_epoch(self) -> Stat:
-        """Wall seconds of one training epoch: the machine's load moves it, so it tells
-        the cost of a run on this budget's hardware, not a method's speed."""
-        return Stat.of((s.get("time") or {}).get("seconds_per_epoch") for s in self.summaries)
+    def add_finished(self, run: PlannedRun, summary: dict[str, Any]) -> None:
+        self.finished.append(run)
+        self.summaries.append(summary)
 
     def selected_epochs(self) -> list[int | None]:
         """The epoch validation selected, per finished seed in seed order: an early one
         means the later epochs overfit, the last one that training had not converged."""
-        ordered = sorted(self.finished, key=lambda item: item[0].seed)
+        ordered = sorted(
+            zip(self.finished, self.summaries, strict=True), key=lambda item: item[0].seed
+        )
         return [(summary.get("selected") or {}).get("epoch") for _run, summary in ordered]
 
     def missing_seeds(self) -> list[int]:
-        done = {run.seed for run, _summary in self.finished}
+        done = {run.seed for run in self.finished}
         return sorted(run.seed for run in self.planned if run.seed not in done)
 
     def as_group(self, dataset: str, pct: float) -> Group:
@@ -136,7 +121,7 @@ def read_panels(planned: Sequence[PlannedRun]) -> dict[tuple[str, float], Panel]
         cell.planned.append(run)
         summary = run.summary()
         if summary is not None:
-            cell.finished.append((run, summary))
+            cell.add_finished(run, summary)
     return panels
 
 

@@ -66,7 +66,7 @@ def results_table(cells: Sequence[Cell], out: Path) -> str:
     for cell in cells:
         links = " ".join(
             f"[s{run.seed}]({_copy_run_files(run, out).as_posix()}/)"
-            for run, _summary in sorted(cell.finished, key=lambda item: item[0].seed)
+            for run in sorted(cell.finished, key=lambda run: run.seed)
         )
         rows.append(
             [

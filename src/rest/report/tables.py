@@ -26,8 +26,8 @@ def results_table(groups: Sequence[Group]) -> str:
     """One row per group: accuracies (%), size and cost."""
     rows = []
     for group in groups:
-        params = group.nonzero_params().mean
-        ratio = group.flops_ratio().mean
+        params = group.nonzeros().mean
+        ratio = group.flops("inference", "ratio").mean
         seconds = group.seconds_per_epoch().mean
         rows.append(
             [
