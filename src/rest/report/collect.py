@@ -59,6 +59,11 @@ def run_density(summary: dict[str, Any]) -> float:
     return float(summary["density"]) if summary.get("sparse") else 1.0
 
 
+def test_metrics(summary: dict[str, Any], epoch: str = "selected") -> dict[str, Any]:
+    """The test metrics a summary records at the validation-selected (or ``last``) epoch."""
+    return (summary.get(epoch) or {}).get(SPLIT) or {}
+
+
 class SeedReadings:
     """What a report reads from the runs of one configuration, one summary per seed.
 
@@ -71,7 +76,7 @@ class SeedReadings:
     def metric(self, name: str, epoch: str = "selected") -> Stat:
         """A test metric at the epoch validation selected, or at ``epoch="last"``: the gap
         between the two shows how much the selection saved from later overfitting."""
-        return Stat.of(((s.get(epoch) or {}).get(SPLIT) or {}).get(name) for s in self.summaries)
+        return Stat.of(test_metrics(s, epoch).get(name) for s in self.summaries)
 
     def nonzeros(self) -> Stat:
         return Stat.of((s.get("size") or {}).get("nonzeros") for s in self.summaries)
@@ -105,8 +110,7 @@ class Group(SeedReadings):
         """Mean over seeds of each ``(y, b)`` group's accuracy."""
         values: dict[tuple[int, int], list[float]] = defaultdict(list)
         for summary in self.summaries:
-            selected = (summary.get("selected") or {}).get(SPLIT) or {}
-            for key, accuracy in (selected.get("groups") or {}).items():
+            for key, accuracy in (test_metrics(summary).get("groups") or {}).items():
                 y, b = (int(part) for part in key.split(","))
                 values[y, b].append(float(accuracy))
         return {key: statistics.fmean(accs) for key, accs in values.items()}
